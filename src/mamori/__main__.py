@@ -1,0 +1,3 @@
+from mamori.cli.app import main
+
+main()

@@ -1,0 +1,135 @@
+"""Events: what sources observe, enriched with container and Kubernetes context.
+
+Events are frozen, slotted dataclasses: they sit on the hot path between sources, detectors and
+sinks. Sub-records are optional because not every source can fill every part (a Kubernetes audit
+event has no process; an exec outside a container has no container).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+
+
+class EventKind(enum.StrEnum):
+    PROCESS_EXEC = "process_exec"
+    FILE_OPEN = "file_open"
+    FILE_WRITE = "file_write"
+    NETWORK_CONNECT = "network_connect"
+    K8S_AUDIT = "k8s_audit"
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessInfo:
+    """A process as Falco's ``proc.*`` and ``user.*`` fields see it."""
+
+    pid: int
+    name: str
+    exepath: str = ""
+    args: tuple[str, ...] = ()
+    ppid: int | None = None
+    pname: str | None = None
+    # Names of ancestors, parent first (proc.aname[1] is the parent).
+    anames: tuple[str, ...] = ()
+    cwd: str | None = None
+    tty: int | None = None
+    uid: int | None = None
+    user: str | None = None
+    loginuid: int | None = None
+    sid: int | None = None
+    sname: str | None = None
+    vpgid: int | None = None
+    exe_flags: Mapping[str, bool] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def cmdline(self) -> str:
+        """Falco's ``proc.cmdline``: name followed by the arguments."""
+        return " ".join((self.name, *self.args)) if self.args else self.name
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerInfo:
+    id: str
+    name: str | None = None
+    image: str | None = None
+    image_repository: str | None = None
+    image_tag: str | None = None
+    image_digest: str | None = None
+    runtime: str | None = None
+    privileged: bool | None = None
+    labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+
+@dataclass(frozen=True, slots=True)
+class K8sInfo:
+    pod_name: str | None = None
+    pod_uid: str | None = None
+    namespace: str | None = None
+    pod_labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    container_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FileInfo:
+    path: str
+    flags: tuple[str, ...] = ()
+    directory: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkInfo:
+    protocol: str  # "tcp", "udp", "unix"
+    dst_ip: str | None = None
+    dst_port: int | None = None
+    src_ip: str | None = None
+    src_port: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class K8sAuditInfo:
+    """A Kubernetes audit event (audit.k8s.io/v1 ``Event``) kept as its JSON object."""
+
+    raw: Mapping[str, Any]
+
+    @property
+    def verb(self) -> str | None:
+        verb = self.raw.get("verb")
+        return verb if isinstance(verb, str) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One observation with its context.
+
+    ``time_ns`` is nanoseconds since the epoch; ``syscall`` is Falco's ``evt.type``
+    (``execve``, ``openat``, ``connect`` ...); ``args`` are Falco's ``evt.arg.*`` values as text;
+    ``extra`` carries extension fields (``mamori.drift.verdict`` ...).
+    """
+
+    kind: EventKind
+    time_ns: int
+    syscall: str | None = None
+    result: str | None = None
+    node: str | None = None
+    cluster: str | None = None
+    process: ProcessInfo | None = None
+    container: ContainerInfo | None = None
+    k8s: K8sInfo | None = None
+    file: FileInfo | None = None
+    network: NetworkInfo | None = None
+    audit: K8sAuditInfo | None = None
+    args: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def source(self) -> str:
+        """Falco's event source name: ``k8s_audit`` or ``syscall``."""
+        return "k8s_audit" if self.kind is EventKind.K8S_AUDIT else "syscall"
