@@ -14,7 +14,6 @@ from types import MappingProxyType
 from typing import Any
 
 
-
 class EventKind(enum.StrEnum):
     PROCESS_EXEC = "process_exec"
     FILE_OPEN = "file_open"

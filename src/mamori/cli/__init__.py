@@ -1,0 +1,1 @@
+"""The ``mamori`` command line (Typer + Rich). Commands parse, call one library function, render."""

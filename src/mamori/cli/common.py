@@ -1,0 +1,32 @@
+"""What every command group shares: settings, the store, error rendering."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+
+from mamori.config import Settings
+from mamori.core.errors import ConfigError
+from mamori.store.database import Database
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def settings() -> Settings:
+    try:
+        return Settings()
+    except Exception as exc:  # pydantic's error names the variable
+        raise ConfigError(f"invalid settings: {exc}") from None
+
+
+def open_db(s: Settings | None = None) -> Database:
+    s = s or settings()
+    return Database.connect(s.resolved_database_url())
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")

@@ -1,0 +1,87 @@
+"""``mamori up``, ``mamori db upgrade``, ``mamori config show``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from mamori.cli.common import console, err_console, open_db, print_json, settings
+from mamori.store import migrate
+from mamori.store.engine import make_engine
+
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+config_app = typer.Typer(help="Settings.", no_args_is_help=True)
+
+
+def up(
+    host: Annotated[str | None, typer.Option(help="listen address (default 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="listen port (default 8080)")] = None,
+) -> None:
+    """Run the server and web UI on the embedded defaults (SQLite in the data directory)."""
+    import uvicorn
+
+    from mamori.server.app import create_app
+
+    s = settings()
+    overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    if overrides:
+        s = s.model_copy(update=overrides)
+    db = open_db(s)
+    if db.accounts.user_count() == 0:
+        err_console.print(
+            "[yellow]No users yet.[/] Create the first admin in another terminal:\n"
+            "  mamori user create admin"
+        )
+    err_console.print(f"mamori on http://{s.host}:{s.port}  (database: {s.display_database_url()})")
+    app = create_app(s, db)
+    try:
+        uvicorn.run(app, host=s.host, port=s.port, log_level=s.log_level, access_log=False)
+    finally:
+        db.close()
+
+
+@db_app.command("upgrade")
+def upgrade() -> None:
+    """Create or migrate the schema to the newest version."""
+    s = settings()
+    engine = make_engine(s.resolved_database_url())
+    try:
+        before = migrate.current_revision(engine)
+        migrate.upgrade(engine)
+        after = migrate.current_revision(engine)
+    finally:
+        engine.dispose()
+    err_console.print(f"schema {before or '(empty)'} -> {after} ({s.display_database_url()})")
+
+
+@config_app.command("show")
+def show(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Show the settings in force (secrets masked) and where each comes from."""
+    s = settings()
+    rows = {
+        "data_dir": str(s.data_dir),
+        "database_url": s.display_database_url(),
+        "host": s.host,
+        "port": s.port,
+        "retention_days": s.retention_days,
+        "max_body_bytes": s.max_body_bytes,
+        "max_batch_items": s.max_batch_items,
+        "session_ttl_hours": s.session_ttl_hours,
+        "secure_cookies": s.secure_cookies,
+        "log_level": s.log_level,
+    }
+    if as_json:
+        print_json(rows)
+        return
+    table = Table()
+    table.add_column("setting")
+    table.add_column("environment variable")
+    table.add_column("value")
+    for key, value in rows.items():
+        table.add_row(key, f"MAMORI_{key.upper()}", str(value))
+    console.print(table)
+
+
+_ = open_db  # re-exported for tests that patch the store

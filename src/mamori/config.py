@@ -1,0 +1,53 @@
+"""Settings, built once at start (from environment variables ``MAMORI_*``) and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "mamori"
+
+
+class Settings(BaseSettings):
+    """Every setting mamori reads, with its environment variable ``MAMORI_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="MAMORI_", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(default_factory=default_data_dir, description="where SQLite lives")
+    database_url: SecretStr | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite file in data_dir"
+    )
+    host: str = Field(default="127.0.0.1", description="address the server listens on")
+    port: int = Field(default=8080, ge=0, le=65535)
+    retention_days: int = Field(default=90, ge=0, description="0 keeps alerts forever")
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    max_batch_items: int = Field(default=5000, ge=1)
+    session_ttl_hours: int = Field(default=12, ge=1)
+    secure_cookies: bool = Field(default=False, description="set when served behind HTTPS")
+    log_level: str = Field(default="info")
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "mamori.db"
+
+    def resolved_database_url(self) -> str:
+        """The database URL in use (secret: never log it whole; see ``display_database_url``)."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{self.sqlite_path}"
+
+    def display_database_url(self) -> str:
+        """The database URL with any password masked."""
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.resolved_database_url()).render_as_string(hide_password=True)

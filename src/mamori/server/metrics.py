@@ -1,0 +1,45 @@
+"""Prometheus metrics, one registry per app (so tests can build several apps)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+
+@dataclass(frozen=True)
+class Metrics:
+    registry: CollectorRegistry
+    requests: Counter
+    latency: Histogram
+    ingested: Counter
+    duplicates: Counter
+    rejected: Counter
+
+    @classmethod
+    def create(cls) -> Metrics:
+        reg = CollectorRegistry()
+        return cls(
+            registry=reg,
+            requests=Counter(
+                "mamori_http_requests", "HTTP requests", ["method", "route", "status"], registry=reg
+            ),
+            latency=Histogram(
+                "mamori_http_request_seconds", "HTTP request latency", ["route"], registry=reg
+            ),
+            ingested=Counter(
+                "mamori_ingested", "Records newly stored through the API", ["kind"], registry=reg
+            ),
+            duplicates=Counter(
+                "mamori_ingest_duplicates",
+                "Records sent again (already stored)",
+                ["kind"],
+                registry=reg,
+            ),
+            rejected=Counter(
+                "mamori_ingest_rejected",
+                "Batch items that failed validation",
+                ["kind"],
+                registry=reg,
+            ),
+        )

@@ -1,0 +1,237 @@
+"""Alert and finding endpoints: batch ingest, list, show, triage (status and comments)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from mamori.core.errors import NotFoundError, ValidationError
+from mamori.core.findings import Alert, Finding
+from mamori.server.auth import require
+from mamori.server.ingest import parse_body, validate_items
+from mamori.server.metrics import Metrics
+from mamori.server.schemas import (
+    AlertIn,
+    AlertPatch,
+    FindingIn,
+    FindingPatch,
+    alert_out,
+    finding_out,
+    parse_severities,
+)
+from mamori.store.accounts import Principal, Scope
+from mamori.store.database import Database
+from mamori.store.query import Cursor, Filters
+from mamori.store.records import RecordRepository
+
+router = APIRouter(prefix="/api/v1")
+
+Reader = Annotated[Principal, Depends(require(Scope.READ))]
+Admin = Annotated[Principal, Depends(require(Scope.ADMIN))]
+Ingester = Annotated[Principal, Depends(require(Scope.INGEST))]
+Limit = Annotated[int, Query(ge=1, le=500)]
+
+
+def _db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def _metrics(request: Request) -> Metrics:
+    m: Metrics = request.app.state.metrics
+    return m
+
+
+def _bad_request(exc: ValidationError) -> HTTPException:
+    return HTTPException(400, str(exc))
+
+
+def _filters(
+    since: datetime | None,
+    until: datetime | None,
+    severity: list[str],
+    status: list[str],
+    **rest: Any,
+) -> Filters:
+    try:
+        severities = parse_severities(severity)
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from None
+    statuses = tuple(s for v in status for s in v.split(",") if s)
+    return Filters(since=since, until=until, severities=severities, statuses=statuses, **rest)
+
+
+def _cursor(cursor: str | None) -> Cursor | None:
+    try:
+        return Cursor.decode(cursor) if cursor else None
+    except ValidationError as exc:
+        raise _bad_request(exc) from None
+
+
+def _ingest(
+    request: Request,
+    body: bytes,
+    key: str,
+    model: Any,
+    repo: RecordRepository[Any],
+) -> JSONResponse:
+    metrics = _metrics(request)
+    try:
+        items = parse_body(body, key)
+        result = validate_items(items, model, lambda m: m.to_core(), request.app.state.max_items)
+    except ValidationError as exc:
+        raise _bad_request(exc) from None
+    inserted = repo.insert(result.valid) if result.valid else set()
+    metrics.ingested.labels(key).inc(len(inserted))
+    metrics.duplicates.labels(key).inc(len(result.valid) - len(inserted))
+    metrics.rejected.labels(key).inc(len(result.errors))
+    content = {
+        "received": len(items),
+        "accepted": len(result.valid),
+        "inserted": len(inserted),
+        "duplicates": len(result.valid) - len(inserted),
+        "rejected": len(result.errors),
+        "errors": [{"index": e.index, "errors": e.errors} for e in result.errors],
+    }
+    # 422 only when the batch had items and none of them was good.
+    status = 422 if items and not result.valid else 200
+    return JSONResponse(content, status_code=status)
+
+
+def _get(fetch: Callable[[], Any]) -> Any:
+    try:
+        return fetch()
+    except NotFoundError as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
+def _triage(
+    repo: RecordRepository[Any],
+    record_id: str,
+    status: str | None,
+    comment: str | None,
+    author: str,
+) -> Any:
+    try:
+        if status is not None:
+            repo.set_status(record_id, status)
+        if comment is not None:
+            repo.add_comment(record_id, author, comment)
+        return repo.get(record_id)
+    except NotFoundError as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
+# alerts ---------------------------------------------------------------------------------
+
+
+@router.post("/alerts:batch", summary="Ingest a batch of alerts (idempotent by id)")
+async def ingest_alerts(request: Request, _: Ingester) -> JSONResponse:
+    body = await request.body()
+    db = _db(request)
+    return await run_in_threadpool(_ingest, request, body, "alerts", AlertIn, db.alerts)
+
+
+@router.get("/alerts", summary="List alerts, newest first")
+def list_alerts(
+    request: Request,
+    _: Reader,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    severity: Annotated[list[str], Query()] = [],  # noqa: B006 (FastAPI copies defaults)
+    status: Annotated[list[str], Query()] = [],  # noqa: B006
+    rule: str | None = None,
+    namespace: str | None = None,
+    cluster: str | None = None,
+    q: str | None = None,
+    simulated: bool | None = None,
+    limit: Limit = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    filters = _filters(
+        since,
+        until,
+        severity,
+        status,
+        rule=rule,
+        namespace=namespace,
+        cluster=cluster,
+        text=q,
+        simulated=simulated,
+    )
+    page = _db(request).alerts.list(filters, limit=limit, cursor=_cursor(cursor))
+    return {"items": [alert_out(a) for a in page.items], "next_cursor": page.next_cursor}
+
+
+@router.get("/alerts/{alert_id}", summary="One alert with its comments")
+def get_alert(request: Request, alert_id: str, _: Reader) -> dict[str, Any]:
+    alert: Alert = _get(lambda: _db(request).alerts.get(alert_id))
+    return alert_out(alert)
+
+
+@router.patch("/alerts/{alert_id}", summary="Change an alert's status and/or add a comment")
+def patch_alert(request: Request, alert_id: str, patch: AlertPatch, who: Admin) -> dict[str, Any]:
+    alert: Alert = _triage(_db(request).alerts, alert_id, patch.status, patch.comment, who.name)
+    return alert_out(alert)
+
+
+# findings -------------------------------------------------------------------------------
+
+
+@router.post("/findings:batch", summary="Ingest a batch of findings (idempotent by id)")
+async def ingest_findings(request: Request, _: Ingester) -> JSONResponse:
+    body = await request.body()
+    db = _db(request)
+    return await run_in_threadpool(_ingest, request, body, "findings", FindingIn, db.findings)
+
+
+@router.get("/findings", summary="List findings, newest first")
+def list_findings(
+    request: Request,
+    _: Reader,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    severity: Annotated[list[str], Query()] = [],  # noqa: B006
+    status: Annotated[list[str], Query()] = [],  # noqa: B006
+    kind: str | None = None,
+    check: str | None = None,
+    namespace: str | None = None,
+    cluster: str | None = None,
+    q: str | None = None,
+    limit: Limit = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    filters = _filters(
+        since,
+        until,
+        severity,
+        status,
+        rule=check,
+        kind=kind,
+        namespace=namespace,
+        cluster=cluster,
+        text=q,
+    )
+    page = _db(request).findings.list(filters, limit=limit, cursor=_cursor(cursor))
+    return {"items": [finding_out(f) for f in page.items], "next_cursor": page.next_cursor}
+
+
+@router.get("/findings/{finding_id}", summary="One finding with its comments")
+def get_finding(request: Request, finding_id: str, _: Reader) -> dict[str, Any]:
+    finding: Finding = _get(lambda: _db(request).findings.get(finding_id))
+    return finding_out(finding)
+
+
+@router.patch("/findings/{finding_id}", summary="Change a finding's status and/or add a comment")
+def patch_finding(
+    request: Request, finding_id: str, patch: FindingPatch, who: Admin
+) -> dict[str, Any]:
+    finding: Finding = _triage(
+        _db(request).findings, finding_id, patch.status, patch.comment, who.name
+    )
+    return finding_out(finding)
