@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from mamori.cli.common import console, err_console, open_db, print_json, settings
+from mamori.core.errors import ValidationError
 from mamori.store import migrate
+from mamori.store.accounts import Role
+from mamori.store.database import Database
 from mamori.store.engine import make_engine
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -18,6 +23,7 @@ config_app = typer.Typer(help="Settings.", no_args_is_help=True)
 def up(
     host: Annotated[str | None, typer.Option(help="listen address (default 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="listen port (default 8080)")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="server processes")] = 1,
 ) -> None:
     """Run the server and web UI on the embedded defaults (SQLite in the data directory)."""
     import uvicorn
@@ -30,16 +36,50 @@ def up(
         s = s.model_copy(update=overrides)
     db = open_db(s)
     if db.accounts.user_count() == 0:
-        err_console.print(
-            "[yellow]No users yet.[/] Create the first admin in another terminal:\n"
-            "  mamori user create admin"
-        )
+        _first_admin(db)
     err_console.print(f"mamori on http://{s.host}:{s.port}  (database: {s.display_database_url()})")
+    if workers > 1:
+        # Each worker process builds its own app and database pool from the environment.
+        db.close()
+        os.environ.update({f"MAMORI_{k.upper()}": str(v) for k, v in overrides.items()})
+        uvicorn.run(
+            "mamori.server.asgi:app_from_env",
+            factory=True,
+            workers=workers,
+            host=s.host,
+            port=s.port,
+            log_level=s.log_level,
+            access_log=False,
+        )
+        return
     app = create_app(s, db)
     try:
         uvicorn.run(app, host=s.host, port=s.port, log_level=s.log_level, access_log=False)
     finally:
         db.close()
+
+
+def _first_admin(db: Database) -> None:
+    """Offer to create the first admin when a person is at the terminal; else say how."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        err_console.print(
+            "[yellow]No users yet.[/] Create the first admin for the web UI with:\n"
+            "  .venv/bin/mamori user create admin"
+        )
+        return
+    err_console.print("[yellow]No users yet.[/] Create the first admin for the web UI.")
+    name = typer.prompt("User name", default="admin")
+    while True:
+        password = typer.prompt("Password (8+ characters)", hide_input=True)
+        if typer.prompt("Again", hide_input=True) != password:
+            err_console.print("the passwords differ; again")
+            continue
+        try:
+            db.accounts.create_user(name, password, Role.ADMIN)
+            break
+        except ValidationError as exc:
+            err_console.print(str(exc))
+    err_console.print(f"admin {name!r} created")
 
 
 @db_app.command("upgrade")

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import ConfigDict, TypeAdapter
 from pydantic import ValidationError as PydanticError
+from typing_extensions import TypedDict
 
 from mamori.core.errors import ValidationError
 
-M = TypeVar("M", bound=BaseModel)
+I = TypeVar("I")  # noqa: E741 (the input TypedDict)
 C = TypeVar("C")
 
 
@@ -24,17 +25,30 @@ class ItemError:
 
 @dataclass(slots=True)
 class BatchResult(Generic[C]):
+    received: int = 0
     valid: list[C] = field(default_factory=list)
     errors: list[ItemError] = field(default_factory=list)
 
 
-def _describe(err: Any) -> dict[str, str]:
-    loc = ".".join(str(p) for p in err.get("loc", ()))
+_ADAPTERS: dict[tuple[str, Any], tuple[TypeAdapter[Any], TypeAdapter[Any]]] = {}
+
+
+def _adapters(key: str, item: Any) -> tuple[TypeAdapter[Any], TypeAdapter[Any]]:
+    """(the whole ``{key: [items]}`` body, one item), built once per item type."""
+    if (key, item) not in _ADAPTERS:
+        wrapper = TypedDict("Batch", {key: list[item]})  # type: ignore[misc]
+        wrapper.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
+        _ADAPTERS[key, item] = TypeAdapter(wrapper), TypeAdapter(item)
+    return _ADAPTERS[key, item]
+
+
+def _describe(err: Any, skip: int) -> dict[str, str]:
+    loc = ".".join(str(p) for p in err.get("loc", ())[skip:])
     return {"loc": loc or "(item)", "msg": str(err.get("msg", "invalid"))}
 
 
-def parse_body(body: bytes, key: str) -> list[Any]:
-    """The list of raw items in ``{"<key>": [...]}`` (or a bare JSON list)."""
+def _items(body: bytes, key: str) -> list[Any]:
+    """The list of raw items in ``{"<key>": [...]}`` (or a bare JSON list), parsed slowly."""
     try:
         doc = json.loads(body)
     except UnicodeDecodeError:
@@ -43,32 +57,37 @@ def parse_body(body: bytes, key: str) -> list[Any]:
         raise ValidationError(
             f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
-    items = doc.get(key) if isinstance(doc, dict) else doc
-    if isinstance(doc, dict) and set(doc) - {key}:
-        unknown = ", ".join(sorted(set(doc) - {key}))
-        raise ValidationError(f"unknown top-level keys: {unknown} (expected {key!r})")
-    if not isinstance(items, list):
+    if isinstance(doc, dict):
+        if set(doc) - {key}:
+            unknown = ", ".join(sorted(set(doc) - {key}))
+            raise ValidationError(f"unknown top-level keys: {unknown} (expected {key!r})")
+        doc = doc.get(key)
+    if not isinstance(doc, list):
         raise ValidationError(f"body must be a JSON object with a list under {key!r}")
-    return items
+    return doc
 
 
-def validate_items(
-    items: Sequence[Any], model: type[M], convert: Callable[[M], C], max_items: int
+def ingest_batch(
+    body: bytes, key: str, item: type[I], convert: Callable[[I], C], max_items: int
 ) -> BatchResult[C]:
-    """Validate a batch; the fast path validates the whole list at once."""
-    if len(items) > max_items:
-        raise ValidationError(f"batch has {len(items)} items; at most {max_items} are allowed")
-    adapter = TypeAdapter(list[model])  # type: ignore[valid-type]
-    result: BatchResult[C] = BatchResult()
+    """Validate a batch body. Fast path: pydantic-core parses and checks the JSON in one pass;
+    only when something is wrong is each item parsed and checked on its own."""
+    whole, one = _adapters(key, item)
     try:
-        models: list[M] = adapter.validate_python(items)
-    except PydanticError as exc:
-        bad: dict[int, list[dict[str, str]]] = {}
-        for err in exc.errors():
-            loc = err["loc"]
-            index = loc[0] if loc and isinstance(loc[0], int) else -1
-            bad.setdefault(index, []).append(_describe({**err, "loc": loc[1:]}))
-        result.errors = [ItemError(i, e) for i, e in sorted(bad.items())]
-        models = [model.model_validate(it) for i, it in enumerate(items) if i not in bad]
-    result.valid = [convert(m) for m in models]
+        parsed: list[I] = whole.validate_json(body)[key]
+    except PydanticError:
+        pass  # the slow path below says exactly what is wrong and where
+    else:
+        if len(parsed) > max_items:
+            raise ValidationError(f"batch has {len(parsed)} items; at most {max_items} allowed")
+        return BatchResult(len(parsed), [convert(p) for p in parsed])
+    items = _items(body, key)
+    if len(items) > max_items:
+        raise ValidationError(f"batch has {len(items)} items; at most {max_items} allowed")
+    result: BatchResult[C] = BatchResult(len(items))
+    for index, raw in enumerate(items):
+        try:
+            result.valid.append(convert(one.validate_python(raw)))
+        except PydanticError as exc:
+            result.errors.append(ItemError(index, [_describe(e, 0) for e in exc.errors()]))
     return result

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Table, and_, false, or_, true
+from psycopg import sql
+from pydantic_core import to_json
+from sqlalchemy import JSON, ColumnElement, Connection, Engine, Table, and_, false, or_, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
@@ -26,6 +28,42 @@ def insert_ignoring_duplicates(engine: Engine, table: Table) -> Insert:
     if engine.dialect.name == "sqlite":
         return sqlite.insert(table).on_conflict_do_nothing()
     raise NotImplementedError(engine.dialect.name)  # make_engine allows only these two
+
+
+def copy_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> set[str]:
+    """PostgreSQL: COPY rows into a temporary table, then move the new ones over.
+
+    Several times faster than a multi-row INSERT for batches of hundreds (psycopg re-parses
+    a long INSERT's placeholders on every call); ``ON CONFLICT DO NOTHING`` keeps it idempotent.
+    Returns the ids newly stored.
+    """
+    cols = list(rows[0])
+    is_json = [isinstance(table.c[c].type, JSON) for c in cols]
+    names = sql.SQL(", ").join(sql.Identifier(c) for c in cols)
+    staging = sql.Identifier(f"_mamori_in_{table.name}")
+    target = sql.Identifier(table.name)
+    driver: Any = conn.connection.driver_connection
+    with driver.cursor() as cur:
+        cur.execute(
+            sql.SQL(
+                "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {} INCLUDING DEFAULTS)"
+                " ON COMMIT DELETE ROWS"
+            ).format(staging, target)
+        )
+        with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(staging, names)) as copy:
+            for row in rows:
+                copy.write_row(
+                    [
+                        to_json(v, fallback=str).decode() if j else v
+                        for v, j in zip(row.values(), is_json, strict=True)
+                    ]
+                )
+        cur.execute(
+            sql.SQL(
+                "INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING RETURNING id"
+            ).format(target, names, names, staging)
+        )
+        return {r[0] for r in cur.fetchall()}
 
 
 def like_pattern(text: str) -> str:

@@ -108,7 +108,9 @@ class AlertRepository(RecordRepository[Alert]):
         """Counts per severity per hour (or day) for the UI chart, oldest first."""
         t = self.table
         if self._engine.dialect.name == "postgresql":
-            bucket: Any = func.date_trunc("hour" if hourly else "day", t.c.time)
+            # Truncate in UTC, not in the session's time zone (naive result, read back as UTC).
+            utc_time = func.timezone("UTC", t.c.time)
+            bucket: Any = func.date_trunc("hour" if hourly else "day", utc_time)
         else:
             fmt = "%Y-%m-%d %H:00:00" if hourly else "%Y-%m-%d 00:00:00"
             bucket = func.strftime(fmt, t.c.time)

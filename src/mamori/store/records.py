@@ -12,7 +12,14 @@ from sqlalchemy import ColumnElement, Engine, Table, delete, func, select, updat
 from mamori.core.errors import NotFoundError
 from mamori.core.findings import Comment
 from mamori.core.severity import Severity
-from mamori.store._common import common_filters, insert_ignoring_duplicates, keyset_before, now, utc
+from mamori.store._common import (
+    common_filters,
+    copy_insert,
+    insert_ignoring_duplicates,
+    keyset_before,
+    now,
+    utc,
+)
 from mamori.store.query import Cursor, Filters, Page
 
 R = TypeVar("R")
@@ -50,8 +57,10 @@ class RecordRepository(ABC, Generic[R]):
             return set()
         at = now()
         rows = [self._to_row(r, at) for r in records]
-        stmt = insert_ignoring_duplicates(self._engine, self.table).returning(self.table.c.id)
         with self._engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                return copy_insert(conn, self.table, rows)
+            stmt = insert_ignoring_duplicates(self._engine, self.table).returning(self.table.c.id)
             return {r[0] for r in conn.execute(stmt, rows)}
 
     def get(self, record_id: str) -> R:

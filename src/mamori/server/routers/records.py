@@ -13,14 +13,16 @@ from fastapi.responses import JSONResponse
 from mamori.core.errors import NotFoundError, ValidationError
 from mamori.core.findings import Alert, Finding
 from mamori.server.auth import require
-from mamori.server.ingest import parse_body, validate_items
+from mamori.server.ingest import ingest_batch
 from mamori.server.metrics import Metrics
 from mamori.server.schemas import (
     AlertIn,
     AlertPatch,
     FindingIn,
     FindingPatch,
+    alert_from_input,
     alert_out,
+    finding_from_input,
     finding_out,
     parse_severities,
 )
@@ -78,12 +80,12 @@ def _ingest(
     body: bytes,
     key: str,
     model: Any,
+    convert: Callable[[Any], Any],
     repo: RecordRepository[Any],
 ) -> JSONResponse:
     metrics = _metrics(request)
     try:
-        items = parse_body(body, key)
-        result = validate_items(items, model, lambda m: m.to_core(), request.app.state.max_items)
+        result = ingest_batch(body, key, model, convert, request.app.state.max_items)
     except ValidationError as exc:
         raise _bad_request(exc) from None
     inserted = repo.insert(result.valid) if result.valid else set()
@@ -91,7 +93,7 @@ def _ingest(
     metrics.duplicates.labels(key).inc(len(result.valid) - len(inserted))
     metrics.rejected.labels(key).inc(len(result.errors))
     content = {
-        "received": len(items),
+        "received": result.received,
         "accepted": len(result.valid),
         "inserted": len(inserted),
         "duplicates": len(result.valid) - len(inserted),
@@ -99,7 +101,7 @@ def _ingest(
         "errors": [{"index": e.index, "errors": e.errors} for e in result.errors],
     }
     # 422 only when the batch had items and none of them was good.
-    status = 422 if items and not result.valid else 200
+    status = 422 if result.received and not result.valid else 200
     return JSONResponse(content, status_code=status)
 
 
@@ -134,7 +136,9 @@ def _triage(
 async def ingest_alerts(request: Request, _: Ingester) -> JSONResponse:
     body = await request.body()
     db = _db(request)
-    return await run_in_threadpool(_ingest, request, body, "alerts", AlertIn, db.alerts)
+    return await run_in_threadpool(
+        _ingest, request, body, "alerts", AlertIn, alert_from_input, db.alerts
+    )
 
 
 @router.get("/alerts", summary="List alerts, newest first")
@@ -187,7 +191,9 @@ def patch_alert(request: Request, alert_id: str, patch: AlertPatch, who: Admin) 
 async def ingest_findings(request: Request, _: Ingester) -> JSONResponse:
     body = await request.body()
     db = _db(request)
-    return await run_in_threadpool(_ingest, request, body, "findings", FindingIn, db.findings)
+    return await run_in_threadpool(
+        _ingest, request, body, "findings", FindingIn, finding_from_input, db.findings
+    )
 
 
 @router.get("/findings", summary="List findings, newest first")
