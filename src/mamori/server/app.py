@@ -7,16 +7,19 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
+from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import TypeAdapter
 
 import mamori
 from mamori.config import Settings
 from mamori.server.limits import BodySizeLimit
 from mamori.server.metrics import Metrics
 from mamori.server.routers import records, system
+from mamori.server.schemas import AlertIn, FindingIn
 from mamori.server.ui import routes as ui
 from mamori.store.database import Database
 
@@ -86,7 +89,42 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     ui.install_login_redirect(app)
     _instrument(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    _document_batch_bodies(app)
     return app
+
+
+def _document_batch_bodies(app: FastAPI) -> None:
+    """The batch routes read their raw body (for per-item errors), so FastAPI cannot see its
+    schema; add it to the OpenAPI document when the document is first built."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            for path, key, item in (
+                ("/api/v1/alerts:batch", "alerts", AlertIn),
+                ("/api/v1/findings:batch", "findings", FindingIn),
+            ):
+                items = TypeAdapter(list[item]).json_schema(  # type: ignore[valid-type]
+                    ref_template="#/components/schemas/{model}"
+                )
+                schema.setdefault("components", {}).setdefault("schemas", {}).update(
+                    items.pop("$defs", {})
+                )
+                body = {
+                    "type": "object",
+                    "required": [key],
+                    "additionalProperties": False,
+                    "properties": {key: items},
+                }
+                schema["paths"][path]["post"]["requestBody"] = {
+                    "required": True,
+                    "content": {"application/json": {"schema": body}},
+                }
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _instrument(app: FastAPI) -> None:
