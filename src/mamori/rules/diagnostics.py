@@ -24,7 +24,7 @@ class Code(enum.Enum):
     YAML_ERROR = ("R004", "yaml-syntax", Level.ERROR)
     WRONG_TYPE = ("R005", "wrong-type", Level.ERROR)
     MISSING_KEY = ("R006", "missing-key", Level.ERROR)
-    UNKNOWN_KEY = ("R007", "unknown-key", Level.ERROR)
+    UNKNOWN_KEY = ("W006", "unknown-key", Level.WARNING)
     BAD_VALUE = ("R008", "bad-value", Level.ERROR)
     APPEND_UNDEFINED = ("R009", "append-to-undefined", Level.ERROR)
     MACRO_CYCLE = ("R010", "macro-cycle", Level.ERROR)
