@@ -88,7 +88,7 @@ def from_dict(data: Any) -> Event:
     """Build an ``Event``; raise ``ValidationError`` naming the offending key."""
     obj = _expect_map(data, "event")
     try:
-        kind = EventKind(obj.get("kind"))
+        kind = EventKind(str(obj.get("kind")))
     except ValueError:
         kinds = ", ".join(k.value for k in EventKind)
         raise ValidationError(f"event.kind: expected one of {kinds}") from None

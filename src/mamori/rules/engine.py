@@ -177,6 +177,6 @@ class _Build:
             except CompileError as exc:
                 errors.append(exc)
         if errors and not errors[0].message.startswith("in macro"):
-            exc = errors[0]
-            where = self.where(macro.condition, exc, macro.location)
-            self.diag(exc.code, exc.message, where, label)
+            first = errors[0]
+            where = self.where(macro.condition, first, macro.location)
+            self.diag(first.code, first.message, where, label)

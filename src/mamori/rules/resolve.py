@@ -139,8 +139,8 @@ def exception_expr(exc: ExceptionDef) -> ast.Expr | None:
         left = _field(exc, exc.fields)
         if comp in LIST_OPS:
             return ast.BinaryCheck(left, comp, ast.ListLiteral(_texts(exc, exc.values)))
-        checks = [ast.BinaryCheck(left, comp, ast.Literal(v)) for v in _texts(exc, exc.values)]
-        return _any(checks)
+        singles = [ast.BinaryCheck(left, comp, ast.Literal(v)) for v in _texts(exc, exc.values)]
+        return _any(singles)
     fields = exc.fields or []
     comps = exc.comps if isinstance(exc.comps, list) else ["="] * len(fields)
     if len(comps) != len(fields):

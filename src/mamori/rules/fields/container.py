@@ -118,8 +118,9 @@ FIELDS: tuple[FieldSpec, ...] = (
     field(
         "container.privileged",
         FieldType.BOOL,
-        "The container runs privileged.",
+        "The container runs privileged (runtime metadata).",
         _c(lambda c: c.privileged),
+        sensor=IDENTITY,
     ),
     field(
         "container.start_ts",

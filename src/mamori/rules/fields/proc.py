@@ -173,8 +173,9 @@ FIELDS: tuple[FieldSpec, ...] = (
     field(
         "proc.vpid",
         I,
-        "Process id as seen in its pid namespace.",
-        _p(lambda p: p.vpid if p.vpid is not None else None),
+        "Process id as seen in its pid namespace (NSpid in /proc/<pid>/status).",
+        _p(lambda p: p.vpid),
+        sensor=EXEC,
     ),
     field("proc.ppid", I, "Parent process id.", _p(lambda p: p.ppid), sensor=EXEC),
     field("proc.name", S, "Process name (comm, no path).", _p(lambda p: p.name), sensor=EXEC),
