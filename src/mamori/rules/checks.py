@@ -7,6 +7,7 @@ value (``None``) never reaches a predicate: the caller makes the check false (Fa
 from __future__ import annotations
 
 import fnmatch
+import functools
 import ipaddress
 import re
 from collections.abc import Callable
@@ -97,11 +98,17 @@ def set_predicate(op: str, values: list[Any]) -> Pred:
 
 
 def _in_nets(v: Any, nets: list[IpNet]) -> bool:
+    ip = parse_ip(v)
+    return ip is not None and any(ip in n for n in nets)
+
+
+@functools.lru_cache(maxsize=4096)
+def parse_ip(v: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """Addresses repeat a lot in event streams: parse each once."""
     try:
-        ip = ipaddress.ip_address(v)
+        return ipaddress.ip_address(v)
     except ValueError:
-        return False
-    return any(ip in n for n in nets)
+        return None
 
 
 def _net_pred(op: str, net: IpNet) -> Pred:
