@@ -108,7 +108,9 @@ def main() -> None:
                 naive_hits += 1
     naive_s = time.perf_counter() - t0
     naive = len(sample) / naive_s
-    print(f"naive AST walk:   {naive:,.0f} events/s ({len(sample):,} events, {naive_hits:,} matches)")
+    print(
+        f"naive AST walk:   {naive:,.0f} events/s ({len(sample):,} events, {naive_hits:,} matches)"
+    )
     print(f"ratio: {fast / naive:.1f}x")
     same = sum(len(match(e)) for e in sample)
     print(f"agreement on the naive sample: {'yes' if same == naive_hits else 'NO'}"

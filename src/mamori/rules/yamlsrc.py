@@ -117,8 +117,15 @@ def _item(name: str, node: yaml.Node, lines: list[str]) -> Item | YamlProblem:
     return item
 
 
+class _Constructor(yaml.SafeLoader):
+    """PyYAML reads a bare ``=`` as YAML 1.1's "value" tag; Falco files mean the string."""
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:value", yaml.SafeLoader.construct_yaml_str)
+
+
 def _construct(node: yaml.Node) -> Any:
-    loader = yaml.SafeLoader("")
+    loader = _Constructor("")
     try:
         return loader.construct_document(node)
     finally:

@@ -249,7 +249,7 @@ FIELDS: tuple[FieldSpec, ...] = (
         "proc.env",
         S,
         "Environment; proc.env[NAME] is one variable.",
-        _p(lambda p: " ".join(p.env)),
+        _p(lambda p: " ".join(p.env) if p.env else None),
         with_arg=_env_arg,
         arg=ArgMode.OPTIONAL,
     ),
