@@ -68,6 +68,8 @@ def _record_dict(record: Any) -> dict[str, Any]:
         value = getattr(record, f.name)
         if value is None or value == () or (isinstance(value, Mapping) and not value):
             continue
+        if f.default is not dataclasses.MISSING and value == f.default:
+            continue
         out[f.name] = _jsonable(value)
     return out
 

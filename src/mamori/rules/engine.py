@@ -117,7 +117,7 @@ class _Build:
         except CompileError as exc:
             # The rule's own checks compiled (check_own), so other errors are inside macros
             # and reported once, at the macro; what remains here is located in the rule.
-            located = exc.code in ("R002", "R010") and not exc.message.startswith("in macro")
+            located = exc.code == "R002" and not exc.message.startswith("in macro")
             if exc.code == "R013" or located:
                 where = self.where(rule.condition, exc, rule.location)
                 self.diag(exc.code, exc.message, where, label)

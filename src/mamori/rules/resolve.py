@@ -95,6 +95,8 @@ class Resolver:
             try:
                 done = self.expand(tree, (*stack, name))
             except CompileError as exc:
+                if exc.code == "R010":
+                    raise  # a cycle is reported by each macro in it
                 # The position is inside the macro; point at the reference instead.
                 raise CompileError(exc.code, f"in macro '{name}': {exc.message}", ref.pos) from None
             self._expanded[name] = done

@@ -121,7 +121,10 @@ class _Constructor(yaml.SafeLoader):
     """PyYAML reads a bare ``=`` as YAML 1.1's "value" tag; Falco files mean the string."""
 
 
-_Constructor.add_constructor("tag:yaml.org,2002:value", yaml.SafeLoader.construct_yaml_str)
+_Constructor.add_constructor(
+    "tag:yaml.org,2002:value",
+    _Constructor.construct_yaml_str,  # type: ignore[type-var]
+)
 
 
 def _construct(node: yaml.Node) -> Any:
@@ -140,6 +143,8 @@ def _text_map(name: str, node: yaml.ScalarNode, lines: list[str]) -> TextMap:
     offset = 0
     if node.style in ("|", ">"):
         first, last = start.line + 1, end.line
+        if last < len(lines) and not lines[last][: end.column].strip():
+            last -= 1  # the end mark sits on the next key's line
         skip_first = False
     else:
         first, last = start.line, end.line
