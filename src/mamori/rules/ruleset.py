@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from mamori.core.events import Event
 from mamori.core.severity import Severity
 from mamori.rules import ast
-from mamori.rules.compiler import Condition
+from mamori.rules.compiler import Condition, compile_condition
 from mamori.rules.evttypes import EvtTypes
+from mamori.rules.fold import fold
 from mamori.rules.output import OutputFormat
 
 
@@ -49,6 +50,7 @@ class Ruleset:
         self.rules = tuple(sorted((r for r in rules if r.enabled), key=lambda r: r.index))
         self.first = rule_matching is RuleMatching.FIRST
         self._buckets: dict[tuple[str, str | None], tuple[CompiledRule, ...]] = {}
+        self._fast: dict[tuple[str, str | None], tuple[tuple[CompiledRule, Condition], ...]] = {}
         self.errors = 0  # rule evaluations that raised (bad event data); counted, not raised
 
     def candidates(self, source: str, evt_type: str | None) -> tuple[CompiledRule, ...]:
@@ -63,11 +65,30 @@ class Ruleset:
             self._buckets[key] = bucket
         return bucket
 
+    def specialised(
+        self, source: str, evt_type: str | None
+    ) -> tuple[tuple[CompiledRule, Condition], ...]:
+        """The bucket's rules with conditions folded for this event type (compiled once)."""
+        key = (source, evt_type)
+        fast = self._fast.get(key)
+        if fast is None:
+            pairs = []
+            for rule in self.candidates(source, evt_type):
+                folded = fold(rule.expr, source, evt_type)
+                if folded is False:
+                    continue
+                cond = _always if folded is True else compile_condition(folded, source)
+                pairs.append((rule, cond))
+            fast = self._fast[key] = tuple(pairs)
+        return fast
+
     def match(self, event: Event) -> list[Match]:
         out: list[Match] = []
-        for rule in self.candidates(event.source, event.syscall):
+        key = (event.source, event.syscall)
+        bucket = self._fast.get(key) or self.specialised(*key)
+        for rule, condition in bucket:
             try:
-                hit = rule.condition(event)
+                hit = condition(event)
             except (TypeError, ValueError, AttributeError, KeyError, IndexError):
                 self.errors += 1
                 continue
@@ -76,3 +97,7 @@ class Ruleset:
                 if self.first:
                     break
         return out
+
+
+def _always(event: Event) -> bool:
+    return True
