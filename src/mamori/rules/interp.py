@@ -1,6 +1,6 @@
 """A reference evaluator: walks the resolved tree for every event, resolving fields each time.
 
-Slow on purpose-free simplicity: it is the oracle the compiled code is tested against and the
+Deliberately simple: it is the oracle the compiled code is tested against and the
 "naive" peer in bench/rules.py. Same semantics as the compiler (missing field -> false).
 """
 

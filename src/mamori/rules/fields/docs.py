@@ -8,7 +8,7 @@ from mamori.rules.fields.base import ArgMode
 HEADER = """# Rules fields
 
 Generated from `mamori.rules.fields` by `python -m mamori.rules.fields.docs > docs/rules-fields.md`;
-`tests/rules/test_fields_doc.py` fails when this file is out of date.
+`tests/rules/test_rules_fields_doc.py` fails when this file is out of date.
 
 **Sensor** says which mamori events fill the field today: `exec` (exec decision events),
 `open` / `connect` (file-open and connect events), `audit` (Kubernetes audit events), `drift`
