@@ -43,11 +43,36 @@ class ProcessInfo:
     sname: str | None = None
     vpgid: int | None = None
     exe_flags: Mapping[str, bool] = field(default_factory=lambda: MappingProxyType({}))
+    # Added for Falco's proc.*, user.*, group.* and thread.* fields; all optional.
+    exe: str | None = None  # argv[0] (proc.exe); defaults to ``name`` when unknown
+    vpid: int | None = None
+    gid: int | None = None
+    group: str | None = None
+    loginname: str | None = None
+    env: tuple[str, ...] = ()  # "NAME=value" entries
+    start_ns: int | None = None  # process start (clone) time, ns since the epoch
+    exe_ino: int | None = None
+    exe_ino_ctime_ns: int | None = None
+    exe_ino_mtime_ns: int | None = None
+    cap_effective: tuple[str, ...] | None = None  # capability names, e.g. "CAP_SYS_ADMIN"
+    cap_permitted: tuple[str, ...] | None = None
+    parent: ProcessInfo | None = None  # the parent with its own ancestry, when known
 
     @property
     def cmdline(self) -> str:
         """Falco's ``proc.cmdline``: name followed by the arguments."""
         return " ".join((self.name, *self.args)) if self.args else self.name
+
+
+@dataclass(frozen=True, slots=True)
+class MountInfo:
+    """A container mount as Falco's ``container.mount*`` fields see it."""
+
+    source: str
+    dest: str
+    mode: str = ""
+    rw: bool = True
+    propagation: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +86,8 @@ class ContainerInfo:
     runtime: str | None = None
     privileged: bool | None = None
     labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    start_ns: int | None = None  # container start time, ns since the epoch
+    mounts: tuple[MountInfo, ...] = ()
 
     @property
     def short_id(self) -> str:
@@ -79,8 +106,10 @@ class K8sInfo:
 @dataclass(frozen=True, slots=True)
 class FileInfo:
     path: str
-    flags: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()  # Falco open flag names: "O_RDONLY", "O_WRONLY", "O_CREAT" ...
     directory: bool = False
+    fd: int | None = None
+    mode: int | None = None  # permission bits of a created file
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +119,10 @@ class NetworkInfo:
     dst_port: int | None = None
     src_ip: str | None = None
     src_port: int | None = None
+    # src is the client and dst the server (connect: local is src; accept: local is dst).
+    dst_name: str | None = None  # resolved name of dst_ip, when known
+    src_name: str | None = None
+    fd: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +160,7 @@ class Event:
     audit: K8sAuditInfo | None = None
     args: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    num: int | None = None  # event sequence number (evt.num)
 
     @property
     def source(self) -> str:
