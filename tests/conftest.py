@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import itertools
 import os
-import shutil
-import socket
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from glob import glob
 from pathlib import Path
 
 import pytest
@@ -31,16 +27,11 @@ from mamori.config import Settings
 from mamori.store.accounts import Role, Scope
 from mamori.store.database import Database
 from mamori.store.engine import make_engine
+from mamori.store.pgtemp import TempPostgres, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def unavailable(reason: str) -> None:
@@ -53,68 +44,6 @@ def unavailable(reason: str) -> None:
 # PostgreSQL -------------------------------------------------------------------------------
 
 
-class PostgresServer:
-    """A throwaway PostgreSQL cluster on 127.0.0.1 with trust auth."""
-
-    def __init__(self) -> None:
-        found = sorted(glob("/usr/lib/postgresql/*/bin/initdb"))
-        if not found:
-            raise FileNotFoundError(
-                "PostgreSQL server binaries not found (apt-get install postgresql)"
-            )
-        self.bin = Path(found[-1]).parent
-        # Not under pytest's tmp dir: that is private to root, and the server runs as postgres.
-        self.dir = Path(tempfile.mkdtemp(prefix="mamori-pg-"))
-        self.port = free_port()
-        self.as_root = os.geteuid() == 0
-        self.user = "postgres" if self.as_root else os.environ.get("USER", "postgres")
-
-    def _run(self, *args: str) -> None:
-        cmd = list(args)
-        if self.as_root:
-            cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        subprocess.run(cmd, check=True, capture_output=True, timeout=120)
-
-    def start(self) -> None:
-        if self.as_root:
-            shutil.chown(self.dir, "postgres")
-        self._run(
-            str(self.bin / "initdb"),
-            "-D",
-            str(self.dir / "data"),
-            "-A",
-            "trust",
-            "-U",
-            self.user,
-            "-E",
-            "UTF8",
-            "--no-sync",
-        )
-        opts = f"-h 127.0.0.1 -p {self.port} -k {self.dir} -c fsync=off -c full_page_writes=off"
-        self._run(
-            str(self.bin / "pg_ctl"),
-            "-D",
-            str(self.dir / "data"),
-            "-o",
-            opts,
-            "-l",
-            str(self.dir / "log"),
-            "-w",
-            "-t",
-            "60",
-            "start",
-        )
-
-    def stop(self) -> None:
-        self._run(
-            str(self.bin / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "fast", "-w", "stop"
-        )
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def url(self, database: str = "postgres") -> str:
-        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}"
-
-
 @pytest.fixture(scope="session")
 def postgres_admin_url() -> Iterator[str]:
     """A PostgreSQL URL with rights to create databases."""
@@ -123,7 +52,7 @@ def postgres_admin_url() -> Iterator[str]:
         yield given
         return
     try:
-        server = PostgresServer()
+        server = TempPostgres()
         server.start()
     except (FileNotFoundError, subprocess.CalledProcessError) as exc:
         detail = getattr(exc, "stderr", b"") or b""
@@ -158,7 +87,9 @@ def postgres_url(postgres_admin_url: str, postgres_template: str) -> Iterator[st
     name = f"mamori_t{os.getpid()}_{next(_counter)}"
     engine = make_engine(postgres_admin_url)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"'))
+        conn.execute(
+            text(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}" STRATEGY FILE_COPY')
+        )
     url = make_url(postgres_admin_url).set(database=name).render_as_string(hide_password=False)
     try:
         yield url
@@ -265,3 +196,13 @@ def live_server(settings: Settings, db: Database, tokens: Tokens) -> Iterator[Li
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def sqlite_db(sqlite_url: str) -> Iterator[Database]:
+    """A fresh migrated SQLite store, for tests whose subject does not depend on the backend."""
+    database = Database.connect(sqlite_url)
+    try:
+        yield database
+    finally:
+        database.close()

@@ -49,5 +49,9 @@ class Settings(BaseSettings):
     def display_database_url(self) -> str:
         """The database URL with any password masked."""
         from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
 
-        return make_url(self.resolved_database_url()).render_as_string(hide_password=True)
+        try:
+            return make_url(self.resolved_database_url()).render_as_string(hide_password=True)
+        except ArgumentError:
+            return "(not a valid database URL)"  # never echo it: it may hold a password

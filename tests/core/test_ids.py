@@ -62,7 +62,9 @@ def test_content_id_ignores_mapping_key_order() -> None:
         ((1,), (2,)),
     ],
 )
-def test_content_id_differs_when_content_differs(left: tuple[object, ...], right: tuple[object, ...]) -> None:
+def test_content_id_differs_when_content_differs(
+    left: tuple[object, ...], right: tuple[object, ...]
+) -> None:
     assert content_id(*left) != content_id(*right)
 
 

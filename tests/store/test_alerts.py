@@ -42,34 +42,34 @@ def stocked(db: Database) -> Database:
 
 
 FILTER_CASES: list[tuple[Filters, set[str]]] = [
-        (Filters(), {"a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7"}),
-        (Filters(since=T0 + timedelta(minutes=5)), {"a5", "a6", "a7"}),
-        (Filters(until=T0 + timedelta(minutes=2)), {"a0", "a1"}),  # until is exclusive
-        (Filters(since=T0 + timedelta(minutes=2), until=T0 + timedelta(minutes=4)), {"a2", "a3"}),
-        (
-            Filters(since=(T0 + timedelta(minutes=6)).astimezone(timezone(timedelta(hours=9)))),
-            {"a6", "a7"},
-        ),
-        (Filters(since=(T0 + timedelta(minutes=6)).replace(tzinfo=None)), {"a6", "a7"}),
-        (Filters(severities=(Severity.WARNING,)), {"a1", "a5"}),
-        (Filters(severities=Severity.for_ui(Severity.CRITICAL.ui)), {"a0", "a4", "a7"}),
-        (Filters(rule="Write below etc"), {"a2", "a4"}),
-        (Filters(rule="write below etc"), set()),  # rule is exact
-        (Filters(namespace="kube-system"), {"a1"}),
-        (Filters(cluster="dev"), {"a1"}),
-        (Filters(statuses=("resolved",)), {"a4"}),
-        (Filters(statuses=("new", "resolved"), severities=(Severity.ERROR,)), {"a4"}),
-        (Filters(simulated=True), {"a6"}),
-        (Filters(simulated=False, severities=(Severity.DEBUG, Severity.INFORMATIONAL)), {"a3"}),
-        (Filters(text="SHELL IN WEB"), {"a0"}),  # case-insensitive, on output
-        (Filters(text="below"), {"a2", "a4"}),  # and on rule
-        (Filters(text="100%"), {"a2"}),  # % is a literal
-        (Filters(text="%"), {"a2"}),
-        (Filters(text="e_n"), {"a4"}),  # _ is a literal
-        (Filters(text="_"), {"a4"}),
-        (Filters(text="C:\\temp"), {"a7"}),  # so is a backslash
-        (Filters(text="nothing like this"), set()),
-        (Filters(namespace="default", severities=(Severity.WARNING,)), set()),
+    (Filters(), {"a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7"}),
+    (Filters(since=T0 + timedelta(minutes=5)), {"a5", "a6", "a7"}),
+    (Filters(until=T0 + timedelta(minutes=2)), {"a0", "a1"}),  # until is exclusive
+    (Filters(since=T0 + timedelta(minutes=2), until=T0 + timedelta(minutes=4)), {"a2", "a3"}),
+    (
+        Filters(since=(T0 + timedelta(minutes=6)).astimezone(timezone(timedelta(hours=9)))),
+        {"a6", "a7"},
+    ),
+    (Filters(since=(T0 + timedelta(minutes=6)).replace(tzinfo=None)), {"a6", "a7"}),
+    (Filters(severities=(Severity.WARNING,)), {"a1", "a5"}),
+    (Filters(severities=Severity.for_ui(Severity.CRITICAL.ui)), {"a0", "a4", "a7"}),
+    (Filters(rule="Write below etc"), {"a2", "a4"}),
+    (Filters(rule="write below etc"), set()),  # rule is exact
+    (Filters(namespace="kube-system"), {"a1"}),
+    (Filters(cluster="dev"), {"a1"}),
+    (Filters(statuses=("resolved",)), {"a4"}),
+    (Filters(statuses=("new", "resolved"), severities=(Severity.ERROR,)), {"a4"}),
+    (Filters(simulated=True), {"a6"}),
+    (Filters(simulated=False, severities=(Severity.DEBUG, Severity.INFORMATIONAL)), {"a3"}),
+    (Filters(text="SHELL IN WEB"), {"a0"}),  # case-insensitive, on output
+    (Filters(text="below"), {"a2", "a4"}),  # and on rule
+    (Filters(text="100%"), {"a2"}),  # % is a literal
+    (Filters(text="%"), {"a2"}),
+    (Filters(text="e_n"), {"a4"}),  # _ is a literal
+    (Filters(text="_"), {"a4"}),
+    (Filters(text="C:\\temp"), {"a7"}),  # so is a backslash
+    (Filters(text="nothing like this"), set()),
+    (Filters(namespace="default", severities=(Severity.WARNING,)), set()),
 ]
 
 
@@ -97,9 +97,7 @@ def test_counts_by_severity(stocked: Database) -> None:
 
 def _alerts_at(hours: list[float], severity: Severity) -> list[Alert]:
     return [
-        data.alert(
-            n, id=f"h{severity.value}-{n}", time=T0 + timedelta(hours=h), severity=severity
-        )
+        data.alert(n, id=f"h{severity.value}-{n}", time=T0 + timedelta(hours=h), severity=severity)
         for n, h in enumerate(hours)
     ]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.markup import escape
 
 import mamori
 from mamori.cli import accounts, alerts, rules, system
@@ -38,7 +39,9 @@ def main() -> None:
     try:
         app()
     except MamoriError as exc:
-        err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True, markup=True)
+        # One line, and the message as written: it may hold user text such as "[bold]".
+        message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        err_console.print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -6,6 +6,7 @@ import json
 import sys
 from typing import Any
 
+from pydantic import ValidationError as PydanticValidationError
 from rich.console import Console
 
 from mamori.config import Settings
@@ -19,7 +20,12 @@ err_console = Console(stderr=True)
 def settings() -> Settings:
     try:
         return Settings()
-    except Exception as exc:  # pydantic's error names the variable
+    except PydanticValidationError as exc:
+        problems = "; ".join(
+            f"MAMORI_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from None
+    except Exception as exc:  # e.g. pydantic-settings' SettingsError
         raise ConfigError(f"invalid settings: {exc}") from None
 
 

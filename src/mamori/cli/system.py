@@ -14,7 +14,6 @@ from mamori.core.errors import ValidationError
 from mamori.store import migrate
 from mamori.store.accounts import Role
 from mamori.store.database import Database
-from mamori.store.engine import make_engine
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 config_app = typer.Typer(help="Settings.", no_args_is_help=True)
@@ -86,13 +85,13 @@ def _first_admin(db: Database) -> None:
 def upgrade() -> None:
     """Create or migrate the schema to the newest version."""
     s = settings()
-    engine = make_engine(s.resolved_database_url())
+    db = Database.connect(s.resolved_database_url(), upgrade=False)  # ConfigError if unreachable
     try:
-        before = migrate.current_revision(engine)
-        migrate.upgrade(engine)
-        after = migrate.current_revision(engine)
+        before = migrate.current_revision(db.engine)
+        db.upgrade()
+        after = migrate.current_revision(db.engine)
     finally:
-        engine.dispose()
+        db.close()
     err_console.print(f"schema {before or '(empty)'} -> {after} ({s.display_database_url()})")
 
 

@@ -47,16 +47,26 @@ def _describe(err: Any, skip: int) -> dict[str, str]:
     return {"loc": loc or "(item)", "msg": str(err.get("msg", "invalid"))}
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def _items(body: bytes, key: str) -> list[Any]:
     """The list of raw items in ``{"<key>": [...]}`` (or a bare JSON list), parsed slowly."""
     try:
-        doc = json.loads(body)
+        text = body.decode("utf-8")  # JSON between systems is UTF-8 (RFC 8259), not UTF-16/32
     except UnicodeDecodeError:
         raise ValidationError("body is not UTF-8 text") from None
+    try:
+        doc = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise ValidationError(
             f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
+    except RecursionError:
+        raise ValidationError("body is not usable JSON: nested too deeply") from None
+    except ValueError as exc:  # NaN/Infinity, or an integer with too many digits
+        raise ValidationError(f"body is not usable JSON: {exc}") from None
     if isinstance(doc, dict):
         if set(doc) - {key}:
             unknown = ", ".join(sorted(set(doc) - {key}))
@@ -67,17 +77,27 @@ def _items(body: bytes, key: str) -> list[Any]:
     return doc
 
 
+def _validate_fast(whole: TypeAdapter[Any], body: bytes, key: str) -> list[Any] | None:
+    """All items checked in one pass, or None when anything is off (the slow path says what)."""
+    if b"NaN" in body or b"Infinity" in body or b"\\u0000" in body:
+        # pydantic-core's parser accepts NaN and Infinity, which are not JSON; PostgreSQL
+        # cannot store NUL characters: the slow path rejects those items one by one.
+        return None
+    try:
+        items: list[Any] = whole.validate_json(body)[key]
+    except PydanticError:
+        return None
+    return items
+
+
 def ingest_batch(
     body: bytes, key: str, item: type[I], convert: Callable[[I], C], max_items: int
 ) -> BatchResult[C]:
     """Validate a batch body. Fast path: pydantic-core parses and checks the JSON in one pass;
     only when something is wrong is each item parsed and checked on its own."""
     whole, one = _adapters(key, item)
-    try:
-        parsed: list[I] = whole.validate_json(body)[key]
-    except PydanticError:
-        pass  # the slow path below says exactly what is wrong and where
-    else:
+    parsed: list[I] | None = _validate_fast(whole, body, key)
+    if parsed is not None:
         if len(parsed) > max_items:
             raise ValidationError(f"batch has {len(parsed)} items; at most {max_items} allowed")
         return BatchResult(len(parsed), [convert(p) for p in parsed])
@@ -86,8 +106,33 @@ def ingest_batch(
         raise ValidationError(f"batch has {len(items)} items; at most {max_items} allowed")
     result: BatchResult[C] = BatchResult(len(items))
     for index, raw in enumerate(items):
+        nul = _nul_at(raw, ())
+        if nul is not None:
+            where = ".".join(str(p) for p in nul) or "(item)"
+            result.errors.append(ItemError(index, [{"loc": where, "msg": _NUL_MESSAGE}]))
+            continue
         try:
             result.valid.append(convert(one.validate_python(raw)))
         except PydanticError as exc:
             result.errors.append(ItemError(index, [_describe(e, 0) for e in exc.errors()]))
     return result
+
+
+_NUL_MESSAGE = "text must not contain NUL (\\u0000) characters"
+
+
+def _nul_at(value: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
+    """Where the first NUL character is in a parsed JSON value, or None."""
+    if isinstance(value, str):
+        return loc if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            found = (*loc, key) if "\x00" in key else _nul_at(sub, (*loc, key))
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for i, sub in enumerate(value):
+            found = _nul_at(sub, (*loc, i))
+            if found is not None:
+                return found
+    return None

@@ -66,6 +66,6 @@ class BodySizeLimit:
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
+        except* BodyTooLarge:  # `*`: middlewares' task groups wrap it in an ExceptionGroup
             if not started:
                 await self._reject(send)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, NotRequired
 
-from pydantic import BaseModel, ConfigDict, Field, with_config
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, with_config
 from typing_extensions import TypedDict
 
 from mamori.core.findings import (
@@ -33,11 +33,39 @@ RecordId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0
 SeverityName = Annotated[
     str,
     Field(
-        pattern=r"(?i)^(emergency|alert|critical|error|warning|notice|informational|debug|info|warn)$",
+        pattern=r"(?i)^(emergency|alert|critical|error|warning|notice|informational|debug|info|warn|err|crit)$",
         description="Falco priority name (any case) or its level 0 (emergency) .. 7 (debug)",
     ),
 ]
-SeverityIn = SeverityName | Annotated[int, Field(ge=0, le=7, strict=True)]
+SeverityLevel = Annotated[int, Field(ge=0, le=7, strict=True)]
+
+
+def _check_severity(value: Any) -> str | int:
+    """One check with the core's message (a union would report each member, under tags)."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError("severity must be a Falco priority name or its level 0..7")
+    if isinstance(value, int) and not 0 <= value <= 7:
+        raise ValueError(f"severity level {value} is not in 0..7")
+    if isinstance(value, str):
+        Severity.parse(value)  # raises ValueError naming the accepted names
+    return value
+
+
+SeverityIn = Annotated[
+    str | int,
+    PlainValidator(_check_severity, json_schema_input_type=SeverityName | SeverityLevel),
+]
+
+
+def _aware(value: datetime) -> datetime:
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:00-05:00 is past year 9999 in UTC
+        raise ValueError("time is out of range once converted to UTC") from None
+
+
+# Validated here, not only in the conversion, so a bad time is an item error, not a 500.
+TimeIn = Annotated[datetime, AfterValidator(_aware)]
 
 
 @with_config(_FORBID)
@@ -60,7 +88,7 @@ class AlertIn(TypedDict):
     """An alert as producers send it. Without ``id``, one is derived from the content."""
 
     id: NotRequired[RecordId | None]
-    time: datetime
+    time: TimeIn
     rule: ShortStr
     severity: SeverityIn
     source: NotRequired[Annotated[str, Field(min_length=1, max_length=32)]]
@@ -82,7 +110,7 @@ class FindingIn(TypedDict):
     """A posture or vulnerability finding. Without ``id``: kind + check + resource."""
 
     id: NotRequired[RecordId | None]
-    time: datetime
+    time: TimeIn
     kind: FindingKind
     check: ShortStr
     title: Annotated[str, Field(min_length=1, max_length=4096)]
@@ -90,10 +118,6 @@ class FindingIn(TypedDict):
     resource: ResourceIn
     details: NotRequired[dict[str, Any]]
     remediation: NotRequired[Annotated[str, Field(max_length=65536)] | None]
-
-
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _sev(value: str | int) -> Severity:

@@ -66,6 +66,12 @@ def copy_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> s
         return {r[0] for r in cur.fetchall()}
 
 
+def holds_nul(filters: Filters) -> bool:
+    """Whether any text filter holds a NUL character (which no stored text can)."""
+    texts = (filters.rule, filters.namespace, filters.cluster, filters.text, filters.kind)
+    return any("\x00" in t for t in (*texts, *filters.statuses) if t)
+
+
 def like_pattern(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"

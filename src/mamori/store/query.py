@@ -28,8 +28,8 @@ class Cursor:
         try:
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
             when, _, ident = raw.partition("|")
-            if not ident:
-                raise ValueError("no id")
+            if not ident or "\x00" in ident:
+                raise ValueError("no usable id")
             return cls(datetime.fromisoformat(when), ident)
         except (ValueError, binascii.Error, UnicodeDecodeError):
             raise ValidationError(f"invalid cursor {text!r}") from None

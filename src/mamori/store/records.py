@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Engine, Table, delete, func, select, update
+from sqlalchemy import ColumnElement, Engine, Table, delete, false, func, select, update
 
 from mamori.core.errors import NotFoundError
 from mamori.core.findings import Comment
@@ -15,6 +15,7 @@ from mamori.core.severity import Severity
 from mamori.store._common import (
     common_filters,
     copy_insert,
+    holds_nul,
     insert_ignoring_duplicates,
     keyset_before,
     now,
@@ -49,6 +50,9 @@ class RecordRepository(ABC, Generic[R]):
         return []
 
     def _where(self, filters: Filters) -> list[ColumnElement[bool]]:
+        if holds_nul(filters):
+            # Stored text never holds NUL (PostgreSQL cannot store it): nothing can match.
+            return [false()]
         return common_filters(filters, **self._filter_columns()) + self._extra_filters(filters)
 
     def insert(self, records: Sequence[R]) -> set[str]:
