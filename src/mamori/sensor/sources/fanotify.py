@@ -54,6 +54,8 @@ METADATA = struct.Struct("=IBBHQii")
 RESPONSE = struct.Struct("=iI")
 READ_BYTES = METADATA.size * 512  # bounds event fds open at once (fd exhaustion fails closed)
 
+RECENT_S = 60.0
+
 Mode = Literal["detect", "block"]
 
 
@@ -65,6 +67,11 @@ class ExecDecider(Protocol):
     """
 
     def decide(self, record: ExecRecord, event_fd: int) -> bool: ...
+
+
+# TODO(drift, block mode): a watchdog thread answering FAN_ALLOW for events pending > 150 ms
+# (failed_open + sensor_degraded), and the guard process (heartbeat -> SIGKILL), design 3.3.
+# Detect mode needs neither: notification events never hold an exec.
 
 
 class AllowAll:
@@ -144,6 +151,9 @@ class FanotifySource:
         self.proc = proc
         self.group: FanotifyGroup | None = None
         self.by_dev: dict[int, _Marked] = {}
+        # dev -> (container id, detach time): events still queued when a container's rootfs is
+        # unmounted keep their identity; dropped when the device number is reused or after 60 s.
+        self.recent: dict[int, tuple[str | None, float]] = {}
         self.overflows = 0
         self.decide_errors = 0
         self.mark_errors = 0
@@ -182,10 +192,15 @@ class FanotifySource:
             return
         with self._lock:
             self.by_dev[mount.dev] = _Marked(mount, dirfd)  # the open fd pins the superblock
+            self.recent.pop(mount.dev, None)
 
     def detach(self, mount: RootfsMount) -> None:
+        now = time.monotonic()
         with self._lock:
             marked = self.by_dev.pop(mount.dev, None)
+            self.recent = {d: v for d, v in self.recent.items() if now - v[1] < RECENT_S}
+            if marked is not None:
+                self.recent[mount.dev] = (mount.container_id, now)
         if marked is not None:
             # Closing the pinning fd lets the superblock go; its marks go with it.
             os.close(marked.dirfd)
@@ -233,8 +248,7 @@ class FanotifySource:
         try:
             st = os.fstat(fd)
             path = os.readlink(f"/proc/self/fd/{fd}")
-            marked = self.by_dev.get(st.st_dev)
-            cid = marked.mount.container_id if marked else None
+            cid = self._container(st.st_dev)
             # The container is known from the device: skip the cgroup read (hot path).
             snap = read_snapshot(pid, self.proc, cgroup=cid is None)
             record = ExecRecord(
@@ -250,6 +264,13 @@ class FanotifySource:
                 group.respond(fd, allow)
             os.close(fd)
         return record
+
+    def _container(self, dev: int) -> str | None:
+        marked = self.by_dev.get(dev)
+        if marked is not None:
+            return marked.mount.container_id
+        recent = self.recent.get(dev)
+        return recent[0] if recent else None
 
     def close(self) -> None:
         """Stop from any thread: wakes the reader, which closes the group on its way out."""
