@@ -7,7 +7,7 @@ import sys
 import typer
 
 import mamori
-from mamori.cli import accounts, alerts, system
+from mamori.cli import accounts, alerts, sensor, system
 from mamori.cli.common import err_console
 from mamori.core.errors import MamoriError
 
@@ -24,6 +24,7 @@ app.add_typer(accounts.token_app, name="token")
 app.add_typer(accounts.user_app, name="user")
 app.add_typer(system.db_app, name="db")
 app.add_typer(system.config_app, name="config")
+app.command("sensor")(sensor.run)
 
 
 @app.command("version")
