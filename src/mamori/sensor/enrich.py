@@ -123,7 +123,7 @@ class Enricher:
         after = snap.exe == rec.path or snap.comm == base
         name = snap.comm if after and snap.comm else base
         args = snap.args[1:] if after else ()
-        self.tree.on_exec(rec.pid, name, snap.ppid, cid)
+        self.tree.on_exec(rec.pid, name, snap.ppid, cid, confirmed=after)
         parent = self.tree.get(snap.ppid) if snap.ppid else None
         uid = snap.uid
         rootfs = meta.merged_dir if meta else None

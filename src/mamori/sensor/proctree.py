@@ -25,6 +25,9 @@ class Node:
     ppid: int | None
     container_id: str | None = None
     start_ticks: int | None = None
+    # False when the name is a guess from the exec'd path (the /proc snapshot raced the exec,
+    # or a multi-call binary such as busybox): the first lookup as a parent reads the real comm.
+    confirmed: bool = True
 
 
 class ProcTree:
@@ -39,19 +42,29 @@ class ProcTree:
             if s.comm is not None:
                 self.nodes[s.pid] = Node(s.comm, s.ppid, containers.get(s.pid), s.start_ticks)
 
-    def on_exec(self, pid: int, name: str, ppid: int | None, container_id: str | None) -> None:
+    def on_exec(
+        self,
+        pid: int,
+        name: str,
+        ppid: int | None,
+        container_id: str | None,
+        confirmed: bool = True,
+    ) -> None:
         if len(self.nodes) >= self.max_nodes and pid not in self.nodes:
             self._evict()
-        self.nodes[pid] = Node(name, ppid, container_id)
+        self.nodes[pid] = Node(name, ppid, container_id, None, confirmed)
 
     def get(self, pid: int) -> Node | None:
         node = self.nodes.get(pid)
-        if node is None and pid > 0:
+        if (node is None or not node.confirmed) and pid > 0:
             data = _read(f"{self.proc}/{pid}/stat", 4096)
             parsed = parse_stat(data) if data else None
             if parsed is not None:
-                node = Node(parsed[0], parsed[1], None, parsed[3])
+                cid = node.container_id if node else None
+                node = Node(parsed[0], parsed[1], cid, parsed[3])
                 self.nodes[pid] = node
+            elif node is not None:
+                node.confirmed = True  # gone: keep the guess, do not retry
         return node
 
     def ancestors(self, ppid: int | None, depth: int = MAX_DEPTH) -> tuple[str, ...]:

@@ -67,12 +67,13 @@ def split_cmdline(data: bytes) -> tuple[str, ...]:
 
 
 def read_snapshot(pid: int, proc: str = "/proc", *, cgroup: bool = True) -> ProcSnapshot:
-    """Everything the alert needs from ``/proc/<pid>``, cheapest-to-lose first."""
+    """Everything the alert needs from ``/proc/<pid>``, best effort per field."""
     base = f"{proc}/{pid}"
-    cmdline = _read(base + "/cmdline")
+    # Most valuable first: the process may exit between any two reads.
     stat = _read(base + "/stat", 4096)
-    exe = _link(base + "/exe")
     cg = _read(base + "/cgroup", 8192) if cgroup else None
+    exe = _link(base + "/exe")
+    cmdline = _read(base + "/cmdline")
     status = _read(base + "/status", 8192)
     cwd = _link(base + "/cwd")
     login = _read(base + "/loginuid", 32)
