@@ -55,11 +55,14 @@ def run(
     all_execs: Annotated[
         bool, typer.Option(help="alert on host execs too (the exec log detector)")
     ] = False,
+    detector: Annotated[
+        str, typer.Option(help="exec-log (an alert per exec) or none (enrich and count only)")
+    ] = "exec-log",
 ) -> None:
     """Run the runtime sensor: exec events from containers, enriched, to the chosen output.
 
     Until the rules engine is wired in, the detector is the exec log: one informational
-    alert per exec in a container.
+    alert per exec in a container. The final status (sources, counters) goes to stderr.
     """
     s = settings()
     logging.basicConfig(
@@ -68,7 +71,10 @@ def run(
     stats = SensorStats()
     sink = _sink(output, token_file, spool_dir or s.data_dir / "spool", stats)
     options = SensorOptions(sources=tuple(source or ["auto"]), cluster=s.cluster_name)
-    sensor = Sensor(options, [ExecLog(containers_only=not all_execs)], [sink], stats=stats)
+    if detector not in ("exec-log", "none"):
+        raise ConfigError(f"unknown --detector {detector!r} (exec-log, none)")
+    detectors = [ExecLog(containers_only=not all_execs)] if detector == "exec-log" else []
+    sensor = Sensor(options, detectors, [sink], stats=stats)
     try:
         sensor.start()
     except SourceUnavailable as exc:

@@ -217,15 +217,21 @@ class FanotifySource:
         try:
             while not self._closing.is_set():
                 poller.poll()
-                try:
-                    buf = os.read(group.fd, READ_BYTES)
-                except BlockingIOError:
-                    continue
-                yield from self._parse(group, buf)
+                yield from self._drain(group)
+            yield from self._drain(group)  # what was queued before close() is still reported
         finally:
             # Closing the group answers FAN_ALLOW for anything still pending (kernel behaviour).
             self.group = None
             group.close()
+
+    def _drain(self, group: FanotifyGroup) -> Iterator[ExecRecord]:
+        """Read until the queue is empty (the group fd is non-blocking)."""
+        while True:
+            try:
+                buf = os.read(group.fd, READ_BYTES)
+            except BlockingIOError:
+                return
+            yield from self._parse(group, buf)
 
     def _parse(self, group: FanotifyGroup, buf: bytes) -> Iterator[ExecRecord]:
         offset = 0

@@ -107,17 +107,23 @@ class TracefsSource:
         poller.register(self._wake_r, select.POLLIN)
         pending = b""
         try:
-            while not self._closing.is_set():
-                poller.poll(1000)
-                try:
-                    chunk = os.read(self._pipe_fd, 1 << 16)
-                except BlockingIOError:
-                    continue
-                *lines, pending = (pending + chunk).split(b"\n")
-                for line in lines:
-                    record = self._record(line)
-                    if record is not None:
-                        yield record
+            while True:
+                closing = self._closing.is_set()  # read once more after close(): drain
+                poller.poll(0 if closing else 1000)
+                while True:
+                    try:
+                        chunk = os.read(self._pipe_fd, 1 << 16)
+                    except BlockingIOError:
+                        break
+                    if not chunk:
+                        break
+                    *lines, pending = (pending + chunk).split(b"\n")
+                    for line in lines:
+                        record = self._record(line)
+                        if record is not None:
+                            yield record
+                if closing:
+                    break
         finally:
             os.close(self._pipe_fd)
             self._remove_instance()
