@@ -70,8 +70,8 @@ def read_snapshot(pid: int, proc: str = "/proc", *, cgroup: bool = True) -> Proc
     """Everything the alert needs from ``/proc/<pid>``, best effort per field."""
     base = f"{proc}/{pid}"
     # Most valuable first: the process may exit between any two reads.
+    cg = _read(base + "/cgroup", 8192) if cgroup else None  # identity, when asked for
     stat = _read(base + "/stat", 4096)
-    cg = _read(base + "/cgroup", 8192) if cgroup else None
     exe = _link(base + "/exe")
     cmdline = _read(base + "/cmdline")
     status = _read(base + "/status", 8192)
