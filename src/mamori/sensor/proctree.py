@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from mamori.sensor.records import ProcSnapshot
-from mamori.sensor.sources.procfs import _read, parse_stat
+from mamori.sensor.sources.procfs import parse_stat, read_file
 
 MAX_DEPTH = 8
 MAX_NODES = 65536
@@ -57,7 +57,7 @@ class ProcTree:
     def get(self, pid: int) -> Node | None:
         node = self.nodes.get(pid)
         if (node is None or not node.confirmed) and pid > 0:
-            data = _read(f"{self.proc}/{pid}/stat", 4096)
+            data = read_file(f"{self.proc}/{pid}/stat", 4096)
             parsed = parse_stat(data) if data else None
             if parsed is not None:
                 cid = node.container_id if node else None

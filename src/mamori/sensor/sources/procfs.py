@@ -15,7 +15,7 @@ _READ = os.O_RDONLY | os.O_CLOEXEC
 UNSET_LOGINUID = 4294967295
 
 
-def _read(path: str, size: int = 65536) -> bytes | None:
+def read_file(path: str, size: int = 65536) -> bytes | None:
     try:
         fd = os.open(path, _READ)
     except OSError:
@@ -70,13 +70,13 @@ def read_snapshot(pid: int, proc: str = "/proc", *, cgroup: bool = True) -> Proc
     """Everything the alert needs from ``/proc/<pid>``, best effort per field."""
     base = f"{proc}/{pid}"
     # Most valuable first: the process may exit between any two reads.
-    cg = _read(base + "/cgroup", 8192) if cgroup else None  # identity, when asked for
-    stat = _read(base + "/stat", 4096)
+    cg = read_file(base + "/cgroup", 8192) if cgroup else None  # identity, when asked for
+    stat = read_file(base + "/stat", 4096)
     exe = _link(base + "/exe")
-    cmdline = _read(base + "/cmdline")
-    status = _read(base + "/status", 8192)
+    cmdline = read_file(base + "/cmdline")
+    status = read_file(base + "/status", 8192)
     cwd = _link(base + "/cwd")
-    login = _read(base + "/loginuid", 32)
+    login = read_file(base + "/loginuid", 32)
     parsed = parse_stat(stat) if stat else None
     return ProcSnapshot(
         pid=pid,
