@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import threading
 import time
 from collections.abc import Iterable, Iterator
 
@@ -10,7 +11,10 @@ import pytest
 
 from mamori.core.findings import Alert
 from mamori.sensor.detectors import ExecLog
+from mamori.sensor.mounts import MountWatcher
+from mamori.sensor.records import ExecRecord
 from mamori.sensor.runtime import Sensor, SensorOptions
+from mamori.sensor.sources.fanotify import FanotifySource
 from tests.sensor.conftest import K8S_LABELS, Containers
 
 pytestmark = [pytest.mark.docker, pytest.mark.root, pytest.mark.slow]
@@ -129,3 +133,34 @@ def test_tracefs_2000_execs(
     assert set(owners) <= {cid, None}
     assert owners[cid] >= 1000  # the /proc race, as above
     print("tracefs identity", owners)
+
+
+class DenyTmp:
+    """A decider for the permission path: deny anything exec'd from /tmp."""
+
+    def decide(self, record: ExecRecord, event_fd: int) -> bool:
+        return not record.path.startswith("/tmp/")
+
+
+def test_permission_events_apply_the_decider(containers: Containers) -> None:
+    source = FanotifySource("block", DenyTmp())
+    source.open()
+    watcher = MountWatcher([source.attach], [source.detach])
+    watcher.start()
+    seen: list[ExecRecord] = []
+    reader = threading.Thread(target=lambda: seen.extend(source.records()), daemon=True)
+    reader.start()
+    try:
+        out = containers.run(
+            "sh",
+            "-c",
+            "cp /bin/busybox /tmp/true; /tmp/true; echo rc=$?; /bin/true; echo rc=$?",
+            timeout=60,
+        )
+    finally:
+        source.close()
+        watcher.close()
+        reader.join(10)
+    assert out.split() == ["rc=126", "rc=0"]  # EPERM: the shell prints rc 126
+    assert "/tmp/true" in [r.path for r in seen]
+    assert source.decide_errors == 0

@@ -199,7 +199,7 @@ class DockerResolver:
         """``RepoDigests[0]`` of the image, else its id (locally built images have no digest)."""
         if image_id not in self._digests:
             data = self.client.get(f"/images/{quote(image_id)}/json")
-            digests = (data or {}).get("RepoDigests") or [] if isinstance(data, dict) else []
+            digests = (data.get("RepoDigests") or []) if isinstance(data, dict) else []
             self._digests[image_id] = str(digests[0]) if digests else image_id
         return self._digests[image_id]
 
