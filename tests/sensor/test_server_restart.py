@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -64,8 +65,18 @@ def server_env(tmp_path: Path) -> tuple[dict[str, str], Path]:
     return env, token_file
 
 
+def _wait(cond: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(what)
+        time.sleep(0.05)
+
+
 def _rows(db: Path, cid: str) -> tuple[int, int]:
-    con = sqlite3.connect(db)
+    if not db.exists():
+        return 0, 0
+    con = sqlite3.connect(db, timeout=10)
     try:
         rows = con.execute("SELECT id, fields FROM alerts").fetchall()
     finally:
@@ -99,12 +110,13 @@ def test_alerts_survive_a_server_kill(
             str(spool),
             "--source",
             "fanotify",
-            env=env,
+            env=dict(env, MAMORI_LOG_LEVEL="info"),
             stdout=out,
             stderr=out,
         )
     try:
-        time.sleep(2)  # probe + first mount scan
+        # Marks are in place once it says so; execs before that would be missed.
+        _wait(lambda: b"sensor started" in sensor_log.read_bytes(), 60, "sensor did not start")
         cid = containers.run(
             "sh",
             "-c",
@@ -112,15 +124,16 @@ def test_alerts_survive_a_server_kill(
             "sleep 1; done; sleep 3600",
             detach=True,
         )
-        time.sleep(1.2)  # the first round is being sent
-        server.send_signal(signal.SIGKILL)
+        db = Path(env["MAMORI_DATA_DIR"]) / "mamori.db"
+        _wait(lambda: _rows(db, cid)[0] > 0, 60, "no alert reached the server")
+        server.send_signal(signal.SIGKILL)  # while the sensor is sending the first round
         server.wait(10)
-        time.sleep(3)  # later rounds pile up in the spool while the server is down
-        assert list(spool.glob("*.jsonl")) or list(spool.glob("*.open"))
+        # Later rounds pile up in the spool while the server is down.
+        _wait(lambda: bool(list(spool.glob("*.jsonl"))), 30, "nothing spooled")
+        time.sleep(2)
         server = _start_server(port, env, log)
         want = ROUNDS * PER_ROUND
         deadline = time.monotonic() + 90
-        db = Path(env["MAMORI_DATA_DIR"]) / "mamori.db"
         while time.monotonic() < deadline:
             if _rows(db, cid)[0] >= want and not list(spool.glob("*.jsonl")):
                 break
