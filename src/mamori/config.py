@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     session_ttl_hours: int = Field(default=12, ge=1)
     secure_cookies: bool = Field(default=False, description="set when served behind HTTPS")
     log_level: str = Field(default="info")
+    cluster_name: str | None = Field(
+        default=None, description="cluster name the sensor puts on its events and alerts"
+    )
 
     @field_validator("database_url", mode="before")
     @classmethod

@@ -1,0 +1,90 @@
+"""``mamori sensor``: run the node sensor until interrupted (or for ``--duration`` seconds)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mamori.cli.common import err_console, settings
+from mamori.core.errors import ConfigError
+from mamori.core.plugins import AlertSink
+from mamori.sensor.detectors import ExecLog
+from mamori.sensor.runtime import Sensor, SensorOptions
+from mamori.sensor.sinks import ServerSink, StreamSink
+from mamori.sensor.sources.base import SourceUnavailable
+from mamori.sensor.spool import Spool
+from mamori.sensor.stats import SensorStats
+
+
+def _sink(output: str, token_file: Path | None, spool_dir: Path, stats: SensorStats) -> AlertSink:
+    if output == "stdout":
+        return StreamSink.stdout()
+    if output.startswith("file:"):
+        return StreamSink.file(Path(output[5:]))
+    if output.startswith(("http://", "https://")):
+        if token_file is None:
+            raise ConfigError("--token-file is required with a server output")
+        token = token_file.read_text().strip()
+        return ServerSink(output, token, Spool(spool_dir), stats).start()
+    raise ConfigError(f"unknown --output {output!r} (stdout, file:PATH, http://HOST:PORT)")
+
+
+def run(
+    output: Annotated[
+        str, typer.Option(help="stdout, file:PATH, or the server URL http(s)://HOST:PORT")
+    ] = "stdout",
+    token_file: Annotated[
+        Path | None, typer.Option(help="file holding an ingest token (server output)")
+    ] = None,
+    source: Annotated[
+        list[str] | None, typer.Option(help="auto, fanotify or tracefs; repeatable")
+    ] = None,
+    spool_dir: Annotated[
+        Path | None, typer.Option(help="server output spool (default: DATA_DIR/spool)")
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option(min=0, help="stop after this many seconds")
+    ] = None,
+    all_execs: Annotated[
+        bool, typer.Option(help="alert on host execs too (the exec log detector)")
+    ] = False,
+    detector: Annotated[
+        str, typer.Option(help="exec-log (an alert per exec) or none (enrich and count only)")
+    ] = "exec-log",
+) -> None:
+    """Run the runtime sensor: exec events from containers, enriched, to the chosen output.
+
+    Until the rules engine is wired in, the detector is the exec log: one informational
+    alert per exec in a container. The final status (sources, counters) goes to stderr.
+    """
+    s = settings()
+    logging.basicConfig(
+        level=s.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
+    )
+    stats = SensorStats()
+    sink = _sink(output, token_file, spool_dir or s.data_dir / "spool", stats)
+    options = SensorOptions(sources=tuple(source or ["auto"]), cluster=s.cluster_name)
+    if detector not in ("exec-log", "none"):
+        raise ConfigError(f"unknown --detector {detector!r} (exec-log, none)")
+    detectors = [ExecLog(containers_only=not all_execs)] if detector == "exec-log" else []
+    sensor = Sensor(options, detectors, [sink], stats=stats)
+    try:
+        sensor.start()
+    except SourceUnavailable as exc:
+        raise ConfigError(str(exc)) from None
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    try:
+        done.wait(duration)
+    finally:
+        sensor.wait_idle(5)
+        sensor.stop()
+        err_console.print(json.dumps(sensor.status()), highlight=False, soft_wrap=True)

@@ -1,0 +1,1 @@
+"""Container identity: cgroup path -> container id; runtime metadata -> image, pod, namespace."""

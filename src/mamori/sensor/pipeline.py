@@ -1,0 +1,161 @@
+"""sources -> queue -> enrichment -> detectors -> sinks, on threads.
+
+One reader thread per source (it blocks in the kernel and snapshots /proc right away); one worker
+drains the queue in batches, so sinks see many alerts per call. One bad record, detector or sink
+never stops the pipeline: the failure is counted and logged (rate-limited), the loop goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from mamori.core.findings import Alert
+from mamori.core.plugins import AlertSink, Detector
+from mamori.sensor.enrich import Enricher
+from mamori.sensor.records import ExecRecord
+from mamori.sensor.sources.base import ExecSource
+from mamori.sensor.stats import SensorStats
+
+log = logging.getLogger(__name__)
+QUEUE_SIZE = 1 << 17
+BATCH = 1024
+HOUSEKEEPING_S = 5.0
+
+
+def _rate_limited(count: int) -> bool:
+    return count in (1, 10, 100) or count % 10000 == 0
+
+
+class Pipeline:
+    def __init__(
+        self,
+        sources: Sequence[ExecSource],
+        enricher: Enricher,
+        detectors: Sequence[Detector],
+        sinks: Sequence[AlertSink],
+        stats: SensorStats | None = None,
+        queue_size: int = QUEUE_SIZE,
+        housekeeping: Callable[[], None] | None = None,
+    ) -> None:
+        self.sources = list(sources)
+        self.enricher = enricher
+        self.detectors = list(detectors)
+        self.sinks = list(sinks)
+        self.stats = stats or SensorStats()
+        self.housekeeping = housekeeping
+        self._last_housekeeping = time.monotonic()
+        self._queue: queue.Queue[ExecRecord | None] = queue.Queue(queue_size)
+        self._readers: list[threading.Thread] = []
+        self._worker = threading.Thread(target=self._work, name="mamori-pipeline", daemon=True)
+        self._stopping = False
+
+    def start(self) -> None:
+        for source in self.sources:
+            t = threading.Thread(
+                target=self._read, args=(source,), name=f"mamori-{source.name}", daemon=True
+            )
+            t.start()
+            self._readers.append(t)
+        self._worker.start()
+
+    def _read(self, source: ExecSource) -> None:
+        put = self._queue.put_nowait
+        try:
+            for record in source.records():
+                self.stats.records += 1
+                try:
+                    put(record)
+                except queue.Full:
+                    self.stats.dropped_queue += 1
+        except Exception:
+            if not self._stopping:
+                log.exception("source %s stopped", source.name)
+
+    def _work(self) -> None:
+        get = self._queue.get
+        while True:
+            try:
+                first = get(timeout=1.0)
+            except queue.Empty:
+                self._housekeep()
+                continue
+            batch = [first]
+            while len(batch) < BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            done = None in batch
+            self._process([r for r in batch if r is not None])
+            if time.monotonic() - self._last_housekeeping > HOUSEKEEPING_S:
+                self._housekeep()
+            if done:
+                return
+
+    def _housekeep(self) -> None:
+        """Runs on the worker thread (the state it touches is the worker's), every few seconds."""
+        self._last_housekeeping = time.monotonic()
+        if self.housekeeping is not None:
+            try:
+                self.housekeeping()
+            except Exception:
+                log.exception("housekeeping failed")
+
+    def _process(self, records: list[ExecRecord]) -> None:
+        alerts: list[Alert] = []
+        for record in records:
+            try:
+                event = self.enricher.event(record)
+                self.stats.events += 1
+                for detector in self.detectors:
+                    alerts.extend(detector.detect(event))
+            except Exception:
+                self.stats.errors += 1
+                if _rate_limited(self.stats.errors):
+                    log.exception("dropped exec record of pid %s", record.pid)
+        if alerts:
+            self.stats.alerts += len(alerts)
+            self._emit(alerts)
+
+    def _emit(self, alerts: list[Alert]) -> None:
+        for sink in self.sinks:
+            try:
+                sink.emit(alerts)
+            except Exception:
+                self.stats.sink_errors += 1
+                if _rate_limited(self.stats.sink_errors):
+                    log.exception("sink %s failed", type(sink).__name__)
+
+    def process_now(self, records: list[ExecRecord]) -> None:
+        """Run records through synchronously (replay, tests)."""
+        self._process(records)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Close sources, drain what was queued, then close sinks."""
+        self._stopping = True
+        for source in self.sources:
+            source.close()
+        for t in self._readers:
+            t.join(timeout)
+        self._queue.put(None)
+        self._worker.join(timeout)
+        for sink in self.sinks:
+            close = getattr(sink, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except Exception:
+                    log.exception("closing sink %s failed", type(sink).__name__)
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """True once the queue is empty (tests and --duration runs)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._queue.empty():
+                return True
+            time.sleep(0.01)
+        return False

@@ -1,0 +1,98 @@
+"""Process tree state: pid -> name, parent and container, for ``proc.pname``/``proc.aname[N]``.
+
+Fed by the start-up /proc scan and by every exec record; unknown pids are read from
+``/proc/<pid>/stat`` once and cached. Exec sources report no exits, so ``prune()`` (called from
+housekeeping) drops pids that left /proc, and the table is bounded.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from mamori.sensor.records import ProcSnapshot
+from mamori.sensor.sources.procfs import parse_stat, read_file
+
+MAX_DEPTH = 8
+MAX_NODES = 65536
+
+
+@dataclass(slots=True)
+class Node:
+    name: str
+    ppid: int | None
+    container_id: str | None = None
+    start_ticks: int | None = None
+    # False when the name is a guess from the exec'd path (the /proc snapshot raced the exec,
+    # or a multi-call binary such as busybox): the first lookup as a parent reads the real comm.
+    confirmed: bool = True
+
+
+class ProcTree:
+    def __init__(self, proc: str = "/proc", max_nodes: int = MAX_NODES) -> None:
+        self.proc = proc
+        self.max_nodes = max_nodes
+        self.nodes: dict[int, Node] = {}
+        self._lock = threading.Lock()
+
+    def seed(self, snapshots: Iterable[ProcSnapshot], containers: dict[int, str | None]) -> None:
+        for s in snapshots:
+            if s.comm is not None:
+                self.nodes[s.pid] = Node(s.comm, s.ppid, containers.get(s.pid), s.start_ticks)
+
+    def on_exec(
+        self,
+        pid: int,
+        name: str,
+        ppid: int | None,
+        container_id: str | None,
+        confirmed: bool = True,
+    ) -> None:
+        if len(self.nodes) >= self.max_nodes and pid not in self.nodes:
+            self._evict()
+        self.nodes[pid] = Node(name, ppid, container_id, None, confirmed)
+
+    def get(self, pid: int) -> Node | None:
+        node = self.nodes.get(pid)
+        if (node is None or not node.confirmed) and pid > 0:
+            data = read_file(f"{self.proc}/{pid}/stat", 4096)
+            parsed = parse_stat(data) if data else None
+            if parsed is not None:
+                cid = node.container_id if node else None
+                node = Node(parsed[0], parsed[1], cid, parsed[3])
+                self.nodes[pid] = node
+            elif node is not None:
+                node.confirmed = True  # gone: keep the guess, do not retry
+        return node
+
+    def ancestors(self, ppid: int | None, depth: int = MAX_DEPTH) -> tuple[str, ...]:
+        """Names of the parent, grandparent ... (Falco's ``proc.aname[1..]``)."""
+        names: list[str] = []
+        seen: set[int] = set()
+        pid = ppid
+        while pid and pid not in seen and len(names) < depth:
+            seen.add(pid)
+            node = self.get(pid)
+            if node is None:
+                break
+            names.append(node.name)
+            pid = node.ppid
+        return tuple(names)
+
+    def container_of(self, pid: int | None) -> str | None:
+        node = self.nodes.get(pid) if pid else None
+        return node.container_id if node else None
+
+    def prune(self) -> int:
+        """Forget pids that are gone from /proc; returns how many."""
+        gone = [pid for pid in list(self.nodes) if not os.path.exists(f"{self.proc}/{pid}")]
+        for pid in gone:
+            self.nodes.pop(pid, None)
+        return len(gone)
+
+    def _evict(self) -> None:
+        # Oldest insertions first (dicts keep insertion order); a quarter at a time.
+        for pid in list(self.nodes)[: self.max_nodes // 4]:
+            self.nodes.pop(pid, None)

@@ -1,0 +1,1 @@
+"""Exec sources: fanotify (primary), tracefs (observer/fallback), procfs (state at start)."""
