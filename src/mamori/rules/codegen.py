@@ -1,0 +1,208 @@
+"""Code generation for a bucket: every candidate rule of one (source, evt.type) in one function.
+
+The generated function evaluates the bucket's rules in load order as straight-line ``if``
+statements and returns the matches. Inside it, per event:
+
+* each operand (``proc.name``, ``fd.directory``, ``proc.aname[2]`` ...) is extracted at most
+  once, lazily, at its first use, into a local (``_v3``; ``_U`` marks "not yet extracted");
+* each sub-condition that occurs more than once in the bucket (a macro such as ``open_write``
+  or ``container``, a repeated exception) is evaluated at most once, into a local (``_m2``);
+* a rule that raises (bad event data) is counted and skipped, as before: each rule is its own
+  ``try`` (free in CPython 3.11 when nothing raises).
+
+Generated source contains only names the builder made (``_v3``, ``c12``, ``R4``) and Python
+keywords: every constant (strings, sets, extractors, rules) is bound in the function's globals
+namespace, never spliced into the source text.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from mamori.core.events import Event
+from mamori.rules import ast
+from mamori.rules.compiler import _CODEGEN_MAX_DEPTH, _Builder, _depth, compile_condition
+from mamori.rules.fields import evt as _evt
+from mamori.rules.fields import fd as _fd
+from mamori.rules.operands import Operand
+
+# Evaluation errors caught per rule (bad event data); anything else is a bug and propagates.
+ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError)
+_UNSET = object()  # a local not computed yet for this event
+# Checks whose evaluation costs more than reading a memo local: worth sharing when repeated.
+_COSTLY_OPS = frozenset(("glob", "iglob", "regex", "icontains", "pmatch", "bcontains",
+                         "bstartswith"))  # fmt: skip
+
+BucketFn = Callable[[Event], list[Any]]
+
+
+def _proc(attr: str) -> str:
+    return f"(None if (p := e.process) is None else p.{attr})"
+
+
+def _cont(attr: str) -> str:
+    return f"(None if (c := e.container) is None else c.{attr})"
+
+
+# Hot fields as expressions over ``e`` (no call), equal to their extractors by construction and
+# by tests/rules/test_rules_codegen.py. ``p``/``c``/``k``/``f``/``x`` are scratch locals, each
+# assigned before it is read inside the same template. The first group is one attribute read:
+# not worth a memo local.
+CHEAP = {
+    "evt.type": "e.syscall",
+    "evt.num": "e.num",
+    "evt.res": "e.result",
+    "evt.rawtime": "e.time_ns",
+    "evt.hostname": "e.node",
+}
+INLINE = {
+    **CHEAP,
+    "evt.rawres": "(0 if (x := e.result) == 'SUCCESS' else _rawres(e))",
+    "evt.is_open_read": "(False if (f := e.file) is None or e.syscall not in _OPEN else "
+    "('O_RDONLY' in (x := f.flags) or 'O_RDWR' in x))",
+    "evt.is_open_write": "(False if (f := e.file) is None or e.syscall not in _OPEN else "
+    "('O_WRONLY' in (x := f.flags) or 'O_RDWR' in x))",
+    "proc.pid": _proc("pid"),
+    "proc.vpid": _proc("vpid"),
+    "proc.ppid": _proc("ppid"),
+    "proc.name": _proc("name"),
+    "proc.exe": "(None if (p := e.process) is None else (p.name if (x := p.exe) is None else x))",
+    "proc.exepath": "(None if (p := e.process) is None else (p.exepath or None))",
+    "proc.args": "(None if (p := e.process) is None else ' '.join(p.args))",
+    "proc.cmdline": _proc("cmdline"),
+    "proc.cwd": _proc("cwd"),
+    "proc.tty": _proc("tty"),
+    "proc.sname": _proc("sname"),
+    "proc.pname": "(None if (p := e.process) is None else (p.pname if p.pname is not None else "
+    "(p.parent.name if p.parent else (p.anames[0] if p.anames else None))))",
+    "user.uid": _proc("uid"),
+    "user.name": _proc("user"),
+    "user.loginuid": _proc("loginuid"),
+    "group.gid": _proc("gid"),
+    "container.id": "('host' if (c := e.container) is None else c.id[:12])",
+    "container.full_id": _cont("id"),
+    "container.name": _cont("name"),
+    "container.image": _cont("image"),
+    "container.image.repository": _cont("image_repository"),
+    "container.image.tag": _cont("image_tag"),
+    "container.privileged": _cont("privileged"),
+    "k8s.ns.name": "(None if (k := e.k8s) is None else k.namespace)",
+    "k8s.pod.name": "(None if (k := e.k8s) is None else k.pod_name)",
+    "fd.name": "(f.path if (f := e.file) is not None else _net_name(e))",
+    "fd.nameraw": "(None if (f := e.file) is None else f.path)",
+    "fd.directory": "(None if (f := e.file) is None else "
+    "(f.path if f.directory else _dirname(f.path)))",
+    "fd.filename": "(None if (f := e.file) is None or f.directory else f.path.rpartition('/')[2])",
+    "fd.typechar": "(_typechar(e) if (f := e.file) is None else ('d' if f.directory else 'f'))",
+    "fd.num": "(_fd_num(e) if (f := e.file) is None or (x := f.fd) is None else x)",
+}
+INLINE_NS: dict[str, Any] = {
+    "_rawres": _evt.rawres,
+    "_OPEN": _evt._OPEN_TYPES,
+    "_net_name": _fd._net_name,
+    "_dirname": _fd.dirname,
+    "_typechar": _fd._typechar,
+    "_fd_num": _fd._fd_num,
+}
+
+
+class BucketBuilder(_Builder):
+    """Builds the source of one bucket function; see the module docstring."""
+
+    def __init__(self, source: str, shared: set[ast.Expr]) -> None:
+        super().__init__(source)
+        self.ns["_U"] = _UNSET
+        self.ns["_ERR"] = ERRORS
+        self.ns.update(INLINE_NS)
+        self.fields: dict[str, str] = {}  # operand text -> local name
+        self.shared = shared  # sub-conditions to memoise
+        self.memos: dict[ast.Expr, str] = {}
+
+    def value(self, left: Operand) -> str:
+        cheap = CHEAP.get(left.text)
+        if cheap is not None:
+            return cheap
+        local = self.fields.get(left.text)
+        if local is None:
+            local = self.fields[left.text] = f"_v{len(self.fields)}"
+            self.ns[f"x{local}"] = left.extract
+        get = INLINE.get(left.text) or f"x{local}(e)"
+        return f"({local} if {local} is not _U else ({local} := {get}))"
+
+    def code(self, node: ast.Expr) -> str:
+        if node not in self.shared:
+            return super().code(node)
+        local = self.memos.get(node)
+        if local is None:
+            local = self.memos[node] = f"_m{len(self.memos)}"
+        inner = super().code(node)
+        return f"({local} if {local} is not _U else ({local} := {inner}))"
+
+
+def shared_subtrees(trees: Sequence[ast.Expr]) -> set[ast.Expr]:
+    """Sub-conditions worth memoising: compound ones, and costly checks, seen twice or more."""
+    seen: Counter[ast.Expr] = Counter()
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.And | ast.Or | ast.Not) or (
+                isinstance(node, ast.BinaryCheck) and _costly(node)
+            ):
+                seen[node] += 1
+    return {n for n, count in seen.items() if count > 1}
+
+
+def _costly(node: ast.BinaryCheck) -> bool:
+    right = node.right
+    return (
+        node.op in _COSTLY_OPS
+        or node.modifier is not None
+        or isinstance(right, ast.FieldRef | ast.Transform | ast.Join)
+        or (isinstance(right, ast.Literal) and "/" in right.text)  # maybe a network
+        or (isinstance(right, ast.ListLiteral) and any("/" in i for i in right.items))
+    )
+
+
+def compile_bucket(
+    rules: Sequence[tuple[Any, ast.Expr | bool]],
+    source: str,
+    first: bool,
+    make_match: Callable[[Any, Event], Any],
+    on_error: Callable[[], None],
+) -> BucketFn:
+    """One function ``f(event) -> [match, ...]`` for ``(rule, folded condition)`` pairs.
+
+    ``first``: return at the first match (Falco's default rule matching).
+    """
+    trees = [t for _, t in rules if not isinstance(t, bool) and _depth(t) <= _CODEGEN_MAX_DEPTH]
+    builder = BucketBuilder(source, shared_subtrees(trees))
+    ns = builder.ns
+    ns["M"] = make_match
+    ns["err"] = on_error
+    body: list[str] = []
+    for i, (rule, tree) in enumerate(rules):
+        ns[f"R{i}"] = rule
+        if tree is False:
+            continue
+        if tree is True:
+            cond = "True"
+        elif _depth(tree) <= _CODEGEN_MAX_DEPTH:
+            cond = builder.code(tree)
+        else:  # too deep for Python's parser: the per-rule fallback (composed closures)
+            ns[f"C{i}"] = compile_condition(tree, source)
+            cond = f"C{i}(e)"
+        hit = f"return [M(R{i}, e)]" if first else f"hits.append(M(R{i}, e))"
+        body += ["    try:", f"        if {cond}:", f"            {hit}",
+                 "    except _ERR:", "        err()"]  # fmt: skip
+    locals_ = [*builder.fields.values(), *builder.memos.values()]
+    head = ["def bucket(e):"]
+    if locals_:
+        head.append("    " + " = ".join(locals_) + " = _U")
+    if first:
+        text = "\n".join([*head, *body, "    return []"])
+    else:
+        text = "\n".join([*head, "    hits = []", *body, "    return hits"])
+    exec(compile(text, "<mamori-bucket>", "exec"), ns)  # noqa: S102 - generated, no user text
+    fn: BucketFn = ns["bucket"]
+    return fn
