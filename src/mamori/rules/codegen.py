@@ -24,6 +24,7 @@ from typing import Any
 from mamori.core.events import Event
 from mamori.rules import ast
 from mamori.rules.compiler import _CODEGEN_MAX_DEPTH, _Builder, _depth, compile_condition
+from mamori.rules.errors import CompileError
 from mamori.rules.fields import evt as _evt
 from mamori.rules.fields import fd as _fd
 from mamori.rules.operands import Operand
@@ -109,9 +110,16 @@ INLINE_NS: dict[str, Any] = {
 
 
 class BucketBuilder(_Builder):
-    """Builds the source of one bucket function; see the module docstring."""
+    """Builds the source of one bucket function; see the module docstring.
 
-    def __init__(self, source: str, shared: set[ast.Expr]) -> None:
+    ``static``: track, while generating in evaluation order, which locals are certainly set
+    (read them plainly) and which are certainly not set yet (compute without a test); only the
+    others are tested against ``_U``. That reasoning holds when nothing raises, so the static
+    function gives up on any exception and the caller re-runs the event through the non-static
+    one, where every rule has its own ``try``.
+    """
+
+    def __init__(self, source: str, shared: set[ast.Expr], static: bool) -> None:
         super().__init__(source)
         self.ns["_U"] = _UNSET
         self.ns["_ERR"] = ERRORS
@@ -119,6 +127,33 @@ class BucketBuilder(_Builder):
         self.fields: dict[str, str] = {}  # operand text -> local name
         self.shared = shared  # sub-conditions to memoise
         self.memos: dict[ast.Expr, str] = {}
+        self.static = static
+        self.done: set[str] = set()  # locals certainly set at this point of the code
+        self.seen: set[str] = set()  # locals possibly set at this point
+        self.tested: set[str] = set()  # locals read behind a test: initialised to _U
+        self._consts: dict[Any, str] = {}
+
+    def bind(self, value: Any, prefix: str) -> str:
+        # Equal constants share a name (the same list in many rules, a literal per check).
+        if isinstance(value, str | int | float | frozenset) and not isinstance(value, bool):
+            key: Any = (type(value), value)
+            name = self._consts.get(key)
+            if name is None:
+                name = self._consts[key] = super().bind(value, prefix)
+            return name
+        return super().bind(value, prefix)
+
+    def _local(self, local: str, compute: str) -> str:
+        if local in self.done:
+            return local
+        if not self.static or local in self.seen:
+            self.tested.add(local)
+            out = f"({local} if {local} is not _U else ({local} := {compute}))"
+        else:
+            out = f"({local} := {compute})"
+        self.done.add(local)
+        self.seen.add(local)
+        return out
 
     def value(self, left: Operand) -> str:
         cheap = CHEAP.get(left.text)
@@ -128,17 +163,41 @@ class BucketBuilder(_Builder):
         if local is None:
             local = self.fields[left.text] = f"_v{len(self.fields)}"
             self.ns[f"x{local}"] = left.extract
-        get = INLINE.get(left.text) or f"x{local}(e)"
-        return f"({local} if {local} is not _U else ({local} := {get}))"
+        if local in self.done:
+            return local
+        return self._local(local, INLINE.get(left.text) or f"x{local}(e)")
 
     def code(self, node: ast.Expr) -> str:
-        if node not in self.shared:
-            return super().code(node)
-        local = self.memos.get(node)
-        if local is None:
-            local = self.memos[node] = f"_m{len(self.memos)}"
-        inner = super().code(node)
-        return f"({local} if {local} is not _U else ({local} := {inner}))"
+        if node in self.shared:
+            local = self.memos.get(node)
+            if local is None:
+                local = self.memos[node] = f"_m{len(self.memos)}"
+            if local in self.done:
+                return local
+            before = set(self.done)
+            inner = self._code(node)
+            if self.static and local not in self.seen:
+                # Computed right here, always: keep what its evaluation certainly set.
+                self.done.add(local)
+                self.seen.add(local)
+                return f"({local} := {inner})"
+            self.done = before  # may be skipped (memo already set): only the memo is sure
+            return self._local(local, inner)
+        return self._code(node)
+
+    def _code(self, node: ast.Expr) -> str:
+        if isinstance(node, ast.And | ast.Or):
+            parts = [self.code(node.children[0])]
+            after_first = set(self.done)  # later operands may be skipped
+            parts += [self.code(c) for c in node.children[1:]]
+            self.done = after_first
+            word = " and " if isinstance(node, ast.And) else " or "
+            return "(" + word.join(parts) + ")"
+        if isinstance(node, ast.Not):
+            return f"(not {self.code(node.child)})"
+        if isinstance(node, ast.MacroRef):
+            raise CompileError("R002", f"undefined macro '{node.name}'", node.pos)
+        return self.check_code(node)
 
 
 def shared_subtrees(trees: Sequence[ast.Expr]) -> set[ast.Expr]:
@@ -173,36 +232,74 @@ def compile_bucket(
 ) -> BucketFn:
     """One function ``f(event) -> [match, ...]`` for ``(rule, folded condition)`` pairs.
 
-    ``first``: return at the first match (Falco's default rule matching).
+    ``first``: return at the first match (Falco's default rule matching). The function is the
+    static variant; on an exception it defers to the guarded variant (built on first need),
+    which counts the failing rules through ``on_error`` and evaluates the others.
     """
+    rules = [(r, t) for r, t in rules if t is not False]
+    if not rules:
+        return _no_match
     trees = [t for _, t in rules if not isinstance(t, bool) and _depth(t) <= _CODEGEN_MAX_DEPTH]
-    builder = BucketBuilder(source, shared_subtrees(trees))
+    shared = shared_subtrees(trees)
+    guarded: BucketFn | None = None
+
+    def slow(e: Event) -> list[Any]:
+        nonlocal guarded
+        if guarded is None:
+            guarded = _generate(rules, source, first, make_match, on_error, shared, None)
+        return guarded(e)
+
+    return _generate(rules, source, first, make_match, on_error, shared, slow)
+
+
+def _no_match(e: Event) -> list[Any]:
+    return []
+
+
+def _generate(
+    rules: Sequence[tuple[Any, ast.Expr | bool]],
+    source: str,
+    first: bool,
+    make_match: Callable[[Any, Event], Any],
+    on_error: Callable[[], None],
+    shared: set[ast.Expr],
+    fallback: BucketFn | None,
+) -> BucketFn:
+    """The static variant when ``fallback`` is given (one ``try``, deferring to it), else the
+    guarded one (one ``try`` per rule)."""
+    static = fallback is not None
+    builder = BucketBuilder(source, shared, static)
     ns = builder.ns
     ns["M"] = make_match
     ns["err"] = on_error
+    ns["slow"] = fallback
+    pad = "            "
     body: list[str] = []
     for i, (rule, tree) in enumerate(rules):
         ns[f"R{i}"] = rule
-        if tree is False:
-            continue
         if tree is True:
             cond = "True"
-        elif _depth(tree) <= _CODEGEN_MAX_DEPTH:
+        elif not isinstance(tree, bool) and _depth(tree) <= _CODEGEN_MAX_DEPTH:
             cond = builder.code(tree)
         else:  # too deep for Python's parser: the per-rule fallback (composed closures)
+            assert not isinstance(tree, bool)
             ns[f"C{i}"] = compile_condition(tree, source)
             cond = f"C{i}(e)"
         hit = f"return [M(R{i}, e)]" if first else f"hits.append(M(R{i}, e))"
-        body += ["    try:", f"        if {cond}:", f"            {hit}",
-                 "    except _ERR:", "        err()"]  # fmt: skip
-    locals_ = [*builder.fields.values(), *builder.memos.values()]
+        if static:
+            body += [f"        if {cond}:", f"{pad}{hit}"]
+        else:
+            body += ["    try:", f"        if {cond}:", f"{pad}{hit}",
+                     "    except _ERR:", "        err()"]  # fmt: skip
+    if static:
+        body = ["    try:", *body, "    except _ERR:", "        return slow(e)"]
     head = ["def bucket(e):"]
-    if locals_:
-        head.append("    " + " = ".join(locals_) + " = _U")
-    if first:
-        text = "\n".join([*head, *body, "    return []"])
-    else:
-        text = "\n".join([*head, "    hits = []", *body, "    return hits"])
+    tested = sorted(builder.tested)
+    if tested:
+        head.append("    " + " = ".join(tested) + " = _U")
+    if not first:
+        head.append("    hits = []")
+    text = "\n".join([*head, *body, "    return []" if first else "    return hits"])
     exec(compile(text, "<mamori-bucket>", "exec"), ns)  # noqa: S102 - generated, no user text
     fn: BucketFn = ns["bucket"]
     return fn

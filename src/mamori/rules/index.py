@@ -35,7 +35,8 @@ from mamori.rules.operands import compile_operand
 _EQ_OPS = frozenset(("=", "=="))
 _IN_OPS = frozenset(("in", "intersects"))
 _KEY_TYPES = frozenset((FieldType.STRING, FieldType.INT, FieldType.BOOL))
-MAX_DEPTH = 2
+_KEY_OPS = _EQ_OPS | _IN_OPS | {"!="}
+MAX_DEPTH = 1
 
 Rules = Sequence[tuple[Any, ast.Expr | bool]]
 Fn = Callable[[Event], list[Any]]
@@ -76,17 +77,14 @@ class Key:
 
     def __init__(self, source: str, ref: ast.FieldRef) -> None:
         op = compile_operand(source, ref)
+        self.ref = ref
         self.text = op.text
         self.type = op.type
         self.extract = op.extract
         self._cache: dict[ast.Expr, frozenset[Hashable] | None] = {}
 
     def operand_of(self, node: ast.Expr) -> bool:
-        return (
-            isinstance(node, ast.UnaryCheck | ast.BinaryCheck)
-            and isinstance(node.left, ast.FieldRef)
-            and ast.operand_str(node.left) == self.text
-        )
+        return isinstance(node, ast.UnaryCheck | ast.BinaryCheck) and node.left == self.ref
 
     def literals(self, node: ast.BinaryCheck) -> frozenset[Hashable] | None:
         """The converted right-hand values of an indexable check on this key, else None."""
@@ -171,27 +169,36 @@ class Key:
         return results.pop() if len(results) == 1 else None
 
 
-def keys(source: str, trees: Sequence[ast.Expr | bool]) -> list[Key]:
-    """Candidate discriminators: single-valued string/int/bool fields in indexable checks."""
-    found: dict[str, Key] = {}
-    for tree in trees:
+def keys(source: str, trees: Sequence[ast.Expr | bool]) -> list[tuple[Key, set[int]]]:
+    """Candidate discriminators (single-valued string/int/bool fields in indexable checks),
+    each with the indices of the trees that read it."""
+    found: dict[ast.FieldRef, tuple[Key, set[int]] | None] = {}
+    entry: tuple[Key, set[int]] | None
+    for i, tree in enumerate(trees):
         if isinstance(tree, bool):
             continue
         for node in ast.walk(tree):
             if not isinstance(node, ast.BinaryCheck) or not isinstance(node.left, ast.FieldRef):
                 continue
-            if node.modifier or node.op not in (_EQ_OPS | _IN_OPS | {"!="}):
+            if node.modifier or node.op not in _KEY_OPS:
                 continue
-            text = ast.operand_str(node.left)
-            if text in found:
-                continue
-            try:
-                op = compile_operand(source, node.left)
-            except CompileError:
-                continue
-            if op.multi is Multi.SINGLE and op.type in _KEY_TYPES:
-                found[text] = Key(source, node.left)
-    return list(found.values())
+            if node.left in found:
+                entry = found[node.left]
+            else:
+                entry = found[node.left] = _key(source, node.left)
+            if entry is not None:
+                entry[1].add(i)
+    return [e for e in found.values() if e is not None]
+
+
+def _key(source: str, ref: ast.FieldRef) -> tuple[Key, set[int]] | None:
+    try:
+        op = compile_operand(source, ref)
+    except CompileError:
+        return None
+    if op.multi is not Multi.SINGLE or op.type not in _KEY_TYPES:
+        return None
+    return Key(source, ref), set()
 
 
 @dataclass(slots=True)
@@ -206,9 +213,9 @@ def plan(source: str, rules: Rules) -> Plan | None:
     """The best key to split ``rules`` on, or None when no key leaves out any rule."""
     trees = [t for _, t in rules]
     best: Plan | None = None
-    for key in keys(source, trees):
-        sets = [key.can_be(t) for t in trees]
-        named = key.named(trees)
+    for key, present in keys(source, trees):
+        sets = [key.can_be(t) if i in present else ANY for i, t in enumerate(trees)]
+        named = key.named([trees[i] for i in present])
         by_subset: dict[tuple[int, ...], set[Hashable]] = {}
         for v in named:
             subset = tuple(i for i, s in enumerate(sets) if v in s)

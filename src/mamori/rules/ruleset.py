@@ -52,6 +52,8 @@ class Ruleset:
         self.first = rule_matching is RuleMatching.FIRST
         self._buckets: dict[tuple[str, str | None], tuple[CompiledRule, ...]] = {}
         self._fns: dict[tuple[str, str | None], BucketFn] = {}
+        # Built code by content: buckets folded alike (open, openat, openat2) share it.
+        self._built: dict[tuple[tuple[int, ast.Expr | bool], ...], BucketFn] = {}
         self.errors = 0  # rule evaluations that raised (bad event data); counted, not raised
 
     def candidates(self, source: str, evt_type: str | None) -> tuple[CompiledRule, ...]:
@@ -77,13 +79,22 @@ class Ruleset:
         key = (source, evt_type)
         fn = self._fns.get(key)
         if fn is None:
-            fn = index.build(source, self.specialised(source, evt_type), self._leaf, ERRORS)
+            pairs = self.specialised(source, evt_type)
+            sig = tuple((r.index, t) for r, t in pairs)
+            fn = self._built.get(sig)
+            if fn is None:
+                fn = self._built[sig] = index.build(source, pairs, self._leaf, ERRORS)
             self._fns[key] = fn
         return fn
 
     def _leaf(self, rules: Sequence[tuple[CompiledRule, ast.Expr | bool]]) -> BucketFn:
-        return compile_bucket(rules, rules[0][0].source if rules else "syscall", self.first,
-                              Match, self._count_error)  # fmt: skip
+        sig = tuple((r.index, t) for r, t in rules)
+        fn = self._built.get(sig)
+        if fn is None:
+            source = rules[0][0].source if rules else "syscall"
+            fn = compile_bucket(rules, source, self.first, Match, self._count_error)
+            self._built[sig] = fn
+        return fn
 
     def _count_error(self) -> None:
         self.errors += 1

@@ -131,7 +131,10 @@ def _both(get_c: Any, get_s: Any) -> Extractor:
         n = e.network
         if n is None or n.protocol == "unix":
             return None
-        return tuple(v for v in (get_c(n), get_s(n)) if v is not None)
+        c, s = get_c(n), get_s(n)
+        if c is None:
+            return () if s is None else (s,)
+        return (c,) if s is None else (c, s)
 
     return extract
 
