@@ -7,8 +7,11 @@ statements and returns the matches. Inside it, per event:
   once, lazily, at its first use, into a local (``_v3``; ``_U`` marks "not yet extracted");
 * each sub-condition that occurs more than once in the bucket (a macro such as ``open_write``
   or ``container``, a repeated exception) is evaluated at most once, into a local (``_m2``);
-* a rule that raises (bad event data) is counted and skipped, as before: each rule is its own
-  ``try`` (free in CPython 3.11 when nothing raises).
+* hot fields (``INLINE``) are expressions, not extractor calls;
+* locals certainly set are read plainly and locals certainly unset are assigned without a test
+  (static analysis, see ``BucketBuilder``); the function has one ``try`` and, on an exception,
+  hands the event to a guarded variant where each rule has its own ``try``: a rule that raises
+  (bad event data) is counted and skipped, the others still run.
 
 Generated source contains only names the builder made (``_v3``, ``c12``, ``R4``) and Python
 keywords: every constant (strings, sets, extractors, rules) is bound in the function's globals
