@@ -92,7 +92,8 @@ def set_predicate(op: str, values: list[Any]) -> Pred:
     nets = [v for v in values if isinstance(v, ipaddress.IPv4Network | ipaddress.IPv6Network)]
     if nets:
         plain = frozenset(v for v in values if v not in nets)
-        return lambda v: v in plain or _in_nets(v, nets)
+        in_nets = _net_matcher(nets)
+        return lambda v: v in plain or in_nets(v)
     members = frozenset(values)
     return lambda v: v in members
 
@@ -100,6 +101,24 @@ def set_predicate(op: str, values: list[Any]) -> Pred:
 def _in_nets(v: Any, nets: list[IpNet]) -> bool:
     ip = parse_ip(v)
     return ip is not None and any(ip in n for n in nets)
+
+
+_NET_CACHE_MAX = 4096
+
+
+def _net_matcher(nets: list[IpNet]) -> Pred:
+    """``_in_nets`` for fixed networks, remembering the answer per address (they repeat)."""
+    cache: dict[Any, bool] = {}
+
+    def in_nets(v: Any) -> bool:
+        hit = cache.get(v)
+        if hit is None:
+            hit = _in_nets(v, nets)
+            if len(cache) < _NET_CACHE_MAX:
+                cache[v] = hit
+        return hit
+
+    return in_nets
 
 
 @functools.lru_cache(maxsize=4096)
@@ -112,10 +131,11 @@ def parse_ip(v: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 
 
 def _net_pred(op: str, net: IpNet) -> Pred:
+    in_net = _net_matcher([net])
     if op in ("=", "=="):
-        return lambda v: _in_nets(v, [net])
+        return in_net
     if op == "!=":
-        return lambda v: not _in_nets(v, [net])
+        return lambda v: not in_net(v)
     raise CompileError("R014", f"operator '{op}' cannot compare with a network")
 
 

@@ -83,19 +83,23 @@ class _Builder:
             dyn = self.dynamic_condition(node, left)
             if dyn is not None:
                 return f"{self.bind(dyn, 'd')}(e)"
-        f = self.bind(left.extract, "f")
+        f = self.value(left)
         inline = self._inline(node, left, f)
         if inline is not None:
             return inline
         test = self.bind(self.check_fn(node, left), "t")
-        return f"{test}({f}(e))"
+        return f"{test}({f})"
+
+    def value(self, left: Operand) -> str:
+        """Code for the operand's value (subclasses memoise it per event)."""
+        return f"{self.bind(left.extract, 'f')}(e)"
 
     def _inline(self, node: ast.UnaryCheck | ast.BinaryCheck, left: Operand, f: str) -> str | None:
         """Code for the common single-valued checks, without a predicate call."""
         if left.multi is not Multi.SINGLE:
             return None
         if isinstance(node, ast.UnaryCheck):
-            return f"({f}(e) is not None)"
+            return f"({f} is not None)"
         op, right = node.op, node.right
         if node.modifier or left.type in (FieldType.IPNET, FieldType.IPADDR):
             return None
@@ -103,15 +107,15 @@ class _Builder:
             check_op(op, left.type, node)
             c = self.bind(convert(right.text, left.type, right), "c")
             if op in ("=", "=="):
-                return f"({f}(e) == {c})"
+                return f"({f} == {c})"
             if op == "!=":
-                return f"((v := {f}(e)) is not None and v != {c})"
+                return f"((v := {f}) is not None and v != {c})"
             if op == "contains":
-                return f"((v := {f}(e)) is not None and {c} in v)"
-            return f"((v := {f}(e)) is not None and v.{_INLINE_METHODS[op]}({c}))"
+                return f"((v := {f}) is not None and {c} in v)"
+            return f"((v := {f}) is not None and v.{_INLINE_METHODS[op]}({c}))"
         if isinstance(right, ast.ListLiteral) and op in ("in", "intersects"):
             s = self.bind(frozenset(convert(i, left.type, right) for i in right.items), "s")
-            return f"({f}(e) in {s})"
+            return f"({f} in {s})"
         return None
 
     # -- checks as functions of the extracted value -----------------------------------------------
@@ -198,7 +202,16 @@ def _lift(pred: Pred, multi: Multi, op: str) -> Pred:
         return lambda v: v is not None and pred(v)
     if multi is Multi.LIST and op == "in":
         return lambda v: bool(v) and all(pred(x) for x in v)
-    return lambda v: v is not None and any(pred(x) for x in v)
+
+    def any_of(v: Any) -> bool:
+        if v is None:
+            return False
+        for x in v:  # noqa: SIM110 - a loop, not any(generator): faster on 1-2 values
+            if pred(x):
+                return True
+        return False
+
+    return any_of
 
 
 def _modified(modifier: str, preds: list[Pred]) -> Pred:

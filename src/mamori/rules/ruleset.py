@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from mamori.core.events import Event
 from mamori.core.severity import Severity
-from mamori.rules import ast
-from mamori.rules.compiler import Condition, compile_condition
+from mamori.rules import ast, index
+from mamori.rules.codegen import ERRORS, BucketFn, compile_bucket
+from mamori.rules.compiler import Condition
 from mamori.rules.evttypes import EvtTypes
 from mamori.rules.fold import fold
 from mamori.rules.output import OutputFormat
@@ -50,7 +51,9 @@ class Ruleset:
         self.rules = tuple(sorted((r for r in rules if r.enabled), key=lambda r: r.index))
         self.first = rule_matching is RuleMatching.FIRST
         self._buckets: dict[tuple[str, str | None], tuple[CompiledRule, ...]] = {}
-        self._fast: dict[tuple[str, str | None], tuple[tuple[CompiledRule, Condition], ...]] = {}
+        self._fns: dict[tuple[str, str | None], BucketFn] = {}
+        # Built code by content: buckets folded alike (open, openat, openat2) share it.
+        self._built: dict[tuple[tuple[int, ast.Expr | bool], ...], BucketFn] = {}
         self.errors = 0  # rule evaluations that raised (bad event data); counted, not raised
 
     def candidates(self, source: str, evt_type: str | None) -> tuple[CompiledRule, ...]:
@@ -67,37 +70,38 @@ class Ruleset:
 
     def specialised(
         self, source: str, evt_type: str | None
-    ) -> tuple[tuple[CompiledRule, Condition], ...]:
-        """The bucket's rules with conditions folded for this event type (compiled once)."""
+    ) -> tuple[tuple[CompiledRule, ast.Expr | bool], ...]:
+        """The bucket's rules with conditions folded for this event type."""
+        return tuple((r, fold(r.expr, source, evt_type)) for r in self.candidates(source, evt_type))
+
+    def bucket(self, source: str, evt_type: str | None) -> BucketFn:
+        """The generated function evaluating the bucket's rules (built at first use)."""
         key = (source, evt_type)
-        fast = self._fast.get(key)
-        if fast is None:
-            pairs = []
-            for rule in self.candidates(source, evt_type):
-                folded = fold(rule.expr, source, evt_type)
-                if folded is False:
-                    continue
-                cond = _always if folded is True else compile_condition(folded, source)
-                pairs.append((rule, cond))
-            fast = self._fast[key] = tuple(pairs)
-        return fast
+        fn = self._fns.get(key)
+        if fn is None:
+            pairs = self.specialised(source, evt_type)
+            sig = tuple((r.index, t) for r, t in pairs)
+            fn = self._built.get(sig)
+            if fn is None:
+                fn = self._built[sig] = index.build(source, pairs, self._leaf, ERRORS)
+            self._fns[key] = fn
+        return fn
+
+    def _leaf(self, rules: Sequence[tuple[CompiledRule, ast.Expr | bool]]) -> BucketFn:
+        sig = tuple((r.index, t) for r, t in rules)
+        fn = self._built.get(sig)
+        if fn is None:
+            source = rules[0][0].source if rules else "syscall"
+            fn = compile_bucket(rules, source, self.first, Match, self._count_error)
+            self._built[sig] = fn
+        return fn
+
+    def _count_error(self) -> None:
+        self.errors += 1
 
     def match(self, event: Event) -> list[Match]:
-        out: list[Match] = []
-        key = (event.source, event.syscall)
-        bucket = self._fast.get(key) or self.specialised(*key)
-        for rule, condition in bucket:
-            try:
-                hit = condition(event)
-            except (TypeError, ValueError, AttributeError, KeyError, IndexError):
-                self.errors += 1
-                continue
-            if hit:
-                out.append(Match(rule, event))
-                if self.first:
-                    break
-        return out
-
-
-def _always(event: Event) -> bool:
-    return True
+        fn = self._fns.get((event.source, event.syscall))
+        if fn is None:
+            fn = self.bucket(event.source, event.syscall)
+        matches: list[Match] = fn(event)
+        return matches

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import posixpath
 from typing import Any
 
 from mamori.core.events import Event, NetworkInfo
@@ -42,18 +41,24 @@ def _name(e: Event) -> str | None:
     return _net_name(e)
 
 
+def dirname(path: str) -> str:
+    """``posixpath.dirname`` without its generality (str only): hot in open rules."""
+    head = path[: path.rfind("/") + 1]
+    return head.rstrip("/") or head
+
+
 def _directory(e: Event) -> str | None:
     f = e.file
     if f is None:
         return None
-    return f.path if f.directory else posixpath.dirname(f.path)
+    return f.path if f.directory else dirname(f.path)
 
 
 def _filename(e: Event) -> str | None:
     f = e.file
     if f is None or f.directory:
         return None
-    return posixpath.basename(f.path)
+    return f.path.rpartition("/")[2]
 
 
 def _type(e: Event) -> str | None:
@@ -126,7 +131,10 @@ def _both(get_c: Any, get_s: Any) -> Extractor:
         n = e.network
         if n is None or n.protocol == "unix":
             return None
-        return tuple(v for v in (get_c(n), get_s(n)) if v is not None)
+        c, s = get_c(n), get_s(n)
+        if c is None:
+            return () if s is None else (s,)
+        return (c,) if s is None else (c, s)
 
     return extract
 

@@ -1,0 +1,308 @@
+"""Code generation for a bucket: every candidate rule of one (source, evt.type) in one function.
+
+The generated function evaluates the bucket's rules in load order as straight-line ``if``
+statements and returns the matches. Inside it, per event:
+
+* each operand (``proc.name``, ``fd.directory``, ``proc.aname[2]`` ...) is extracted at most
+  once, lazily, at its first use, into a local (``_v3``; ``_U`` marks "not yet extracted");
+* each sub-condition that occurs more than once in the bucket (a macro such as ``open_write``
+  or ``container``, a repeated exception) is evaluated at most once, into a local (``_m2``);
+* hot fields (``INLINE``) are expressions, not extractor calls;
+* locals certainly set are read plainly and locals certainly unset are assigned without a test
+  (static analysis, see ``BucketBuilder``); the function has one ``try`` and, on an exception,
+  hands the event to a guarded variant where each rule has its own ``try``: a rule that raises
+  (bad event data) is counted and skipped, the others still run.
+
+Generated source contains only names the builder made (``_v3``, ``c12``, ``R4``) and Python
+keywords: every constant (strings, sets, extractors, rules) is bound in the function's globals
+namespace, never spliced into the source text.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from mamori.core.events import Event
+from mamori.rules import ast
+from mamori.rules.compiler import _CODEGEN_MAX_DEPTH, _Builder, _depth, compile_condition
+from mamori.rules.errors import CompileError
+from mamori.rules.fields import evt as _evt
+from mamori.rules.fields import fd as _fd
+from mamori.rules.operands import Operand
+
+# Evaluation errors caught per rule (bad event data); anything else is a bug and propagates.
+ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError)
+_UNSET = object()  # a local not computed yet for this event
+# Checks whose evaluation costs more than reading a memo local: worth sharing when repeated.
+_COSTLY_OPS = frozenset(("glob", "iglob", "regex", "icontains", "pmatch", "bcontains",
+                         "bstartswith"))  # fmt: skip
+
+BucketFn = Callable[[Event], list[Any]]
+
+
+def _proc(attr: str) -> str:
+    return f"(None if (p := e.process) is None else p.{attr})"
+
+
+def _cont(attr: str) -> str:
+    return f"(None if (c := e.container) is None else c.{attr})"
+
+
+# Hot fields as expressions over ``e`` (no call), equal to their extractors by construction and
+# by tests/rules/test_rules_codegen.py. ``p``/``c``/``k``/``f``/``x`` are scratch locals, each
+# assigned before it is read inside the same template. The first group is one attribute read:
+# not worth a memo local.
+CHEAP = {
+    "evt.type": "e.syscall",
+    "evt.num": "e.num",
+    "evt.res": "e.result",
+    "evt.rawtime": "e.time_ns",
+    "evt.hostname": "e.node",
+}
+INLINE = {
+    **CHEAP,
+    "evt.rawres": "(0 if (x := e.result) == 'SUCCESS' else _rawres(e))",
+    "evt.is_open_read": "(False if (f := e.file) is None or e.syscall not in _OPEN else "
+    "('O_RDONLY' in (x := f.flags) or 'O_RDWR' in x))",
+    "evt.is_open_write": "(False if (f := e.file) is None or e.syscall not in _OPEN else "
+    "('O_WRONLY' in (x := f.flags) or 'O_RDWR' in x))",
+    "proc.pid": _proc("pid"),
+    "proc.vpid": _proc("vpid"),
+    "proc.ppid": _proc("ppid"),
+    "proc.name": _proc("name"),
+    "proc.exe": "(None if (p := e.process) is None else (p.name if (x := p.exe) is None else x))",
+    "proc.exepath": "(None if (p := e.process) is None else (p.exepath or None))",
+    "proc.args": "(None if (p := e.process) is None else ' '.join(p.args))",
+    "proc.cmdline": _proc("cmdline"),
+    "proc.cwd": _proc("cwd"),
+    "proc.tty": _proc("tty"),
+    "proc.sname": _proc("sname"),
+    "proc.pname": "(None if (p := e.process) is None else (p.pname if p.pname is not None else "
+    "(p.parent.name if p.parent else (p.anames[0] if p.anames else None))))",
+    "user.uid": _proc("uid"),
+    "user.name": _proc("user"),
+    "user.loginuid": _proc("loginuid"),
+    "group.gid": _proc("gid"),
+    "container.id": "('host' if (c := e.container) is None else c.id[:12])",
+    "container.full_id": _cont("id"),
+    "container.name": _cont("name"),
+    "container.image": _cont("image"),
+    "container.image.repository": _cont("image_repository"),
+    "container.image.tag": _cont("image_tag"),
+    "container.privileged": _cont("privileged"),
+    "k8s.ns.name": "(None if (k := e.k8s) is None else k.namespace)",
+    "k8s.pod.name": "(None if (k := e.k8s) is None else k.pod_name)",
+    "fd.name": "(f.path if (f := e.file) is not None else _net_name(e))",
+    "fd.nameraw": "(None if (f := e.file) is None else f.path)",
+    "fd.directory": "(None if (f := e.file) is None else "
+    "(f.path if f.directory else _dirname(f.path)))",
+    "fd.filename": "(None if (f := e.file) is None or f.directory else f.path.rpartition('/')[2])",
+    "fd.typechar": "(_typechar(e) if (f := e.file) is None else ('d' if f.directory else 'f'))",
+    "fd.num": "(_fd_num(e) if (f := e.file) is None or (x := f.fd) is None else x)",
+}
+INLINE_NS: dict[str, Any] = {
+    "_rawres": _evt.rawres,
+    "_OPEN": _evt._OPEN_TYPES,
+    "_net_name": _fd._net_name,
+    "_dirname": _fd.dirname,
+    "_typechar": _fd._typechar,
+    "_fd_num": _fd._fd_num,
+}
+
+
+class BucketBuilder(_Builder):
+    """Builds the source of one bucket function; see the module docstring.
+
+    ``static``: track, while generating in evaluation order, which locals are certainly set
+    (read them plainly) and which are certainly not set yet (compute without a test); only the
+    others are tested against ``_U``. That reasoning holds when nothing raises, so the static
+    function gives up on any exception and the caller re-runs the event through the non-static
+    one, where every rule has its own ``try``.
+    """
+
+    def __init__(self, source: str, shared: set[ast.Expr], static: bool) -> None:
+        super().__init__(source)
+        self.ns["_U"] = _UNSET
+        self.ns["_ERR"] = ERRORS
+        self.ns.update(INLINE_NS)
+        self.fields: dict[str, str] = {}  # operand text -> local name
+        self.shared = shared  # sub-conditions to memoise
+        self.memos: dict[ast.Expr, str] = {}
+        self.static = static
+        self.done: set[str] = set()  # locals certainly set at this point of the code
+        self.seen: set[str] = set()  # locals possibly set at this point
+        self.tested: set[str] = set()  # locals read behind a test: initialised to _U
+        self._consts: dict[Any, str] = {}
+
+    def bind(self, value: Any, prefix: str) -> str:
+        # Equal constants share a name (the same list in many rules, a literal per check).
+        if isinstance(value, str | int | float | frozenset) and not isinstance(value, bool):
+            key: Any = (type(value), value)
+            name = self._consts.get(key)
+            if name is None:
+                name = self._consts[key] = super().bind(value, prefix)
+            return name
+        return super().bind(value, prefix)
+
+    def _local(self, local: str, compute: str) -> str:
+        if local in self.done:
+            return local
+        if not self.static or local in self.seen:
+            self.tested.add(local)
+            out = f"({local} if {local} is not _U else ({local} := {compute}))"
+        else:
+            out = f"({local} := {compute})"
+        self.done.add(local)
+        self.seen.add(local)
+        return out
+
+    def value(self, left: Operand) -> str:
+        cheap = CHEAP.get(left.text)
+        if cheap is not None:
+            return cheap
+        local = self.fields.get(left.text)
+        if local is None:
+            local = self.fields[left.text] = f"_v{len(self.fields)}"
+            self.ns[f"x{local}"] = left.extract
+        if local in self.done:
+            return local
+        return self._local(local, INLINE.get(left.text) or f"x{local}(e)")
+
+    def code(self, node: ast.Expr) -> str:
+        if node in self.shared:
+            local = self.memos.get(node)
+            if local is None:
+                local = self.memos[node] = f"_m{len(self.memos)}"
+            if local in self.done:
+                return local
+            before = set(self.done)
+            inner = self._code(node)
+            if self.static and local not in self.seen:
+                # Computed right here, always: keep what its evaluation certainly set.
+                self.done.add(local)
+                self.seen.add(local)
+                return f"({local} := {inner})"
+            self.done = before  # may be skipped (memo already set): only the memo is sure
+            return self._local(local, inner)
+        return self._code(node)
+
+    def _code(self, node: ast.Expr) -> str:
+        if isinstance(node, ast.And | ast.Or):
+            parts = [self.code(node.children[0])]
+            after_first = set(self.done)  # later operands may be skipped
+            parts += [self.code(c) for c in node.children[1:]]
+            self.done = after_first
+            word = " and " if isinstance(node, ast.And) else " or "
+            return "(" + word.join(parts) + ")"
+        if isinstance(node, ast.Not):
+            return f"(not {self.code(node.child)})"
+        if isinstance(node, ast.MacroRef):
+            raise CompileError("R002", f"undefined macro '{node.name}'", node.pos)
+        return self.check_code(node)
+
+
+def shared_subtrees(trees: Sequence[ast.Expr]) -> set[ast.Expr]:
+    """Sub-conditions worth memoising: compound ones, and costly checks, seen twice or more."""
+    seen: Counter[ast.Expr] = Counter()
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.And | ast.Or | ast.Not) or (
+                isinstance(node, ast.BinaryCheck) and _costly(node)
+            ):
+                seen[node] += 1
+    return {n for n, count in seen.items() if count > 1}
+
+
+def _costly(node: ast.BinaryCheck) -> bool:
+    right = node.right
+    return (
+        node.op in _COSTLY_OPS
+        or node.modifier is not None
+        or isinstance(right, ast.FieldRef | ast.Transform | ast.Join)
+        or (isinstance(right, ast.Literal) and "/" in right.text)  # maybe a network
+        or (isinstance(right, ast.ListLiteral) and any("/" in i for i in right.items))
+    )
+
+
+def compile_bucket(
+    rules: Sequence[tuple[Any, ast.Expr | bool]],
+    source: str,
+    first: bool,
+    make_match: Callable[[Any, Event], Any],
+    on_error: Callable[[], None],
+) -> BucketFn:
+    """One function ``f(event) -> [match, ...]`` for ``(rule, folded condition)`` pairs.
+
+    ``first``: return at the first match (Falco's default rule matching). The function is the
+    static variant; on an exception it defers to the guarded variant (built on first need),
+    which counts the failing rules through ``on_error`` and evaluates the others.
+    """
+    rules = [(r, t) for r, t in rules if t is not False]
+    if not rules:
+        return _no_match
+    trees = [t for _, t in rules if not isinstance(t, bool) and _depth(t) <= _CODEGEN_MAX_DEPTH]
+    shared = shared_subtrees(trees)
+    guarded: BucketFn | None = None
+
+    def slow(e: Event) -> list[Any]:
+        nonlocal guarded
+        if guarded is None:
+            guarded = _generate(rules, source, first, make_match, on_error, shared, None)
+        return guarded(e)
+
+    return _generate(rules, source, first, make_match, on_error, shared, slow)
+
+
+def _no_match(e: Event) -> list[Any]:
+    return []
+
+
+def _generate(
+    rules: Sequence[tuple[Any, ast.Expr | bool]],
+    source: str,
+    first: bool,
+    make_match: Callable[[Any, Event], Any],
+    on_error: Callable[[], None],
+    shared: set[ast.Expr],
+    fallback: BucketFn | None,
+) -> BucketFn:
+    """The static variant when ``fallback`` is given (one ``try``, deferring to it), else the
+    guarded one (one ``try`` per rule)."""
+    static = fallback is not None
+    builder = BucketBuilder(source, shared, static)
+    ns = builder.ns
+    ns["M"] = make_match
+    ns["err"] = on_error
+    ns["slow"] = fallback
+    pad = "            "
+    body: list[str] = []
+    for i, (rule, tree) in enumerate(rules):
+        ns[f"R{i}"] = rule
+        if tree is True:
+            cond = "True"
+        elif not isinstance(tree, bool) and _depth(tree) <= _CODEGEN_MAX_DEPTH:
+            cond = builder.code(tree)
+        else:  # too deep for Python's parser: the per-rule fallback (composed closures)
+            assert not isinstance(tree, bool)
+            ns[f"C{i}"] = compile_condition(tree, source)
+            cond = f"C{i}(e)"
+        hit = f"return [M(R{i}, e)]" if first else f"hits.append(M(R{i}, e))"
+        if static:
+            body += [f"        if {cond}:", f"{pad}{hit}"]
+        else:
+            body += ["    try:", f"        if {cond}:", f"{pad}{hit}",
+                     "    except _ERR:", "        err()"]  # fmt: skip
+    if static:
+        body = ["    try:", *body, "    except _ERR:", "        return slow(e)"]
+    head = ["def bucket(e):"]
+    tested = sorted(builder.tested)
+    if tested:
+        head.append("    " + " = ".join(tested) + " = _U")
+    if not first:
+        head.append("    hits = []")
+    text = "\n".join([*head, *body, "    return []" if first else "    return hits"])
+    exec(compile(text, "<mamori-bucket>", "exec"), ns)  # noqa: S102 - generated, no user text
+    fn: BucketFn = ns["bucket"]
+    return fn
