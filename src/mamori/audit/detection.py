@@ -15,12 +15,13 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from mamori.audit.index import ResourceIndexedRules
 from mamori.core.errors import ConfigError
 from mamori.core.events import Event
 from mamori.core.findings import Alert, Mitre, ResourceRef
 from mamori.rules.engine import load_ruleset
 from mamori.rules.output import falco_json, to_alert
-from mamori.rules.ruleset import Match, RuleMatching, Ruleset
+from mamori.rules.ruleset import Match, RuleMatching
 
 SOURCE = "k8s_audit"
 _TECHNIQUE = re.compile(r"^T\d{4}(\.\d{3})?$")
@@ -45,13 +46,13 @@ def load_detector(
     result = load_ruleset(paths, matching)
     if not result.ok:
         raise ConfigError("k8s_audit rules: " + "; ".join(str(d) for d in result.errors))
-    return AuditDetector(result.ruleset)
+    return AuditDetector(ResourceIndexedRules(result.rules, matching))
 
 
 class AuditDetector:
-    """Matches audit events against a ruleset; a ``core.plugins.Detector``."""
+    """Matches audit events against rules; a ``core.plugins.Detector``."""
 
-    def __init__(self, ruleset: Ruleset) -> None:
+    def __init__(self, ruleset: ResourceIndexedRules) -> None:
         self.ruleset = ruleset
 
     def matches(self, event: Event) -> list[Match]:

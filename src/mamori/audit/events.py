@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
@@ -21,6 +22,7 @@ from mamori.core.events import Event, EventKind, K8sAuditInfo
 API_VERSIONS = frozenset({"audit.k8s.io/v1"})
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _FRACTION = re.compile(r"\.(\d+)")
+_NOTHING: Mapping[str, Any] = MappingProxyType({})
 
 
 class AuditFormatError(ValidationError):
@@ -87,17 +89,24 @@ def check_event(obj: Any, where: str) -> None:
 
 def parse_time_ns(text: str) -> int:
     """RFC 3339 (``2025-03-01T12:00:00.123456Z``) -> ns since the epoch; raise ValueError."""
+    if len(text) > 20 and text[19] == "." and text[-1] == "Z" and text[20:-1].isdigit():
+        # The API server's own form (UTC, microseconds): seconds memoised, fraction sliced.
+        return _utc_seconds(text[:19]) * 1_000_000_000 + int(text[20:-1][:9].ljust(9, "0"))
     fraction = 0
     m = _FRACTION.search(text)
     if m is not None:
-        digits = m.group(1)
-        fraction = int(digits[:9].ljust(9, "0"))
+        fraction = int(m.group(1)[:9].ljust(9, "0"))
         text = text[: m.start()] + text[m.end() :]
     dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     if dt.tzinfo is None:
         raise ValueError("no time zone")
-    seconds = (dt - _EPOCH) // timedelta(seconds=1)
-    return seconds * 1_000_000_000 + fraction
+    return (dt - _EPOCH) // timedelta(seconds=1) * 1_000_000_000 + fraction
+
+
+@lru_cache(maxsize=4096)
+def _utc_seconds(stamp: str) -> int:
+    dt = datetime.fromisoformat(stamp).replace(tzinfo=UTC)
+    return (dt - _EPOCH) // timedelta(seconds=1)
 
 
 def event_time_ns(obj: Mapping[str, Any], where: str = "event") -> int:
@@ -109,10 +118,16 @@ def event_time_ns(obj: Mapping[str, Any], where: str = "event") -> int:
 
 
 def to_event(raw: Mapping[str, Any], cluster: str | None = None) -> Event:
-    """A core ``Event`` (kind ``k8s_audit``) for one checked audit event."""
+    """A core ``Event`` (kind ``k8s_audit``) for one checked audit event.
+
+    ``raw`` is kept as given (not copied into a read-only proxy: the ``ka.*`` fields read it
+    for every rule, and a plain dict is faster to read); nothing in mamori changes it.
+    """
     return Event(
         kind=EventKind.K8S_AUDIT,
         time_ns=event_time_ns(raw),
         cluster=cluster,
-        audit=K8sAuditInfo(raw if isinstance(raw, MappingProxyType) else MappingProxyType(raw)),
+        audit=K8sAuditInfo(raw),
+        args=_NOTHING,
+        extra=_NOTHING,
     )
