@@ -6,9 +6,9 @@ until the server's ``mamori_audit_backlog`` gauge is back to 0 and ``mamori_audi
 counts every event. events/s = events / (first POST .. last batch evaluated and stored).
 
 Two event mixes (both built from tests/audit/corpus, fresh audit ids per event):
-- ``cluster``: what a cluster's audit webhook mostly carries with the documented policy:
-  lease renewals, controller gets, kubelet status patches, user lists/watches (85 %), plus the
-  corpus's admin and attack events (15 %, with request bodies);
+- ``cluster``: routine control-plane traffic at Metadata level (lease renewals, controller
+  gets, kubelet status patches, user lists: 85 %) plus the corpus's admin and attack events
+  (15 %, with request bodies);
 - ``attack``: the corpus only (about a quarter of the events raise an alert): a stress case.
 
 Prints the figures; asserts nothing about time.
