@@ -33,6 +33,13 @@ class Settings(BaseSettings):
     cluster_name: str | None = Field(
         default=None, description="cluster name the sensor puts on its events and alerts"
     )
+    audit_journal_dir: Path | None = Field(
+        default=None, description="audit webhook journal; default: data_dir/audit-journal"
+    )
+    audit_rules: list[Path] = Field(
+        default_factory=list, description="more k8s_audit rules files, loaded after mamori's"
+    )
+    audit_default_rules: bool = Field(default=True, description="load mamori's k8s_audit rules")
 
     @field_validator("database_url", mode="before")
     @classmethod
@@ -42,6 +49,10 @@ class Settings(BaseSettings):
     @property
     def sqlite_path(self) -> Path:
         return self.data_dir / "mamori.db"
+
+    @property
+    def audit_journal(self) -> Path:
+        return self.audit_journal_dir or self.data_dir / "audit-journal"
 
     def resolved_database_url(self) -> str:
         """The database URL in use (secret: never log it whole; see ``display_database_url``)."""

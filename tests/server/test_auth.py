@@ -64,6 +64,13 @@ API = [
         Scope.INGEST,
         {"findings": []},
     ),
+    Call(
+        "POST",
+        "/api/v1/audit/webhook",
+        "/api/v1/audit/webhook",
+        Scope.INGEST,
+        {"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": []},
+    ),
     Call("GET", "/metrics", "/metrics", Scope.READ),
     Call("GET", "/openapi.json", "/openapi.json", Scope.READ),
 ]

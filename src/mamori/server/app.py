@@ -18,7 +18,7 @@ import mamori
 from mamori.config import Settings
 from mamori.server.limits import BodySizeLimit
 from mamori.server.metrics import Metrics
-from mamori.server.routers import records, system
+from mamori.server.routers import audit, records, system
 from mamori.server.schemas import AlertIn, FindingIn
 from mamori.server.ui import routes as ui
 from mamori.store.database import Database
@@ -84,6 +84,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(system.router)
     app.include_router(records.router)
+    app.include_router(audit.router)
     app.include_router(ui.router)
     ui.mount_static(app)
     ui.install_login_redirect(app)

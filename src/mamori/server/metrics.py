@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 @dataclass(frozen=True)
@@ -15,6 +15,10 @@ class Metrics:
     ingested: Counter
     duplicates: Counter
     rejected: Counter
+    audit_events: Counter
+    audit_rejected: Counter
+    audit_alerts: Counter
+    audit_backlog: Gauge
 
     @classmethod
     def create(cls) -> Metrics:
@@ -41,5 +45,19 @@ class Metrics:
                 "Batch items that failed validation",
                 ["kind"],
                 registry=reg,
+            ),
+            audit_events=Counter(
+                "mamori_audit_events", "Audit events accepted by the webhook", registry=reg
+            ),
+            audit_rejected=Counter(
+                "mamori_audit_rejected",
+                "Audit webhook bodies refused as malformed (HTTP 400)",
+                registry=reg,
+            ),
+            audit_alerts=Counter(
+                "mamori_audit_alerts", "Alerts newly stored from audit events", registry=reg
+            ),
+            audit_backlog=Gauge(
+                "mamori_audit_backlog", "Accepted audit batches not yet evaluated", registry=reg
             ),
         )
