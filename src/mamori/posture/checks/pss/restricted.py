@@ -36,8 +36,9 @@ ALLOWED_VOLUMES = frozenset(
 def restricted_volumes(pod: Workload) -> Found:
     for i, volume in enumerate(as_list(pod.spec.get("volumes"))):
         sources = [k for k, v in as_map(volume).items() if k != "name" and v is not None]
-        if not any(k in ALLOWED_VOLUMES for k in sources):
-            bad = [k for k in sources if k not in ALLOWED_VOLUMES] or ["unknown"]
+        # A volume with no source is an emptyDir once the API server has defaulted it.
+        if sources and not any(k in ALLOWED_VOLUMES for k in sources):
+            bad = [k for k in sources if k not in ALLOWED_VOLUMES]
             name = as_map(volume).get("name")
             where = (*pod.spec_path, "volumes", i, *bad[:1])
             yield where, f'volume "{name}" uses {", ".join(bad)}', None, bad
