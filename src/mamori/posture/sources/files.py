@@ -56,14 +56,15 @@ def _read(path: Path, max_bytes: int, stdin_name: str) -> str | Diagnostic:
 
 
 def read_manifests(
-    paths: Iterable[str], *, max_bytes: int = MAX_BYTES, stdin_name: str = "<stdin>"
+    paths: Iterable[str], *, max_bytes: int | None = None, stdin_name: str = "<stdin>"
 ) -> Iterator[Manifest | Diagnostic]:
     """Every object under ``paths`` (``-`` = stdin) and every located problem met on the way."""
+    limit = MAX_BYTES if max_bytes is None else max_bytes
     for item in expand_paths(paths):
         if isinstance(item, Diagnostic):
             yield item
             continue
-        text = _read(item, max_bytes, stdin_name)
+        text = _read(item, limit, stdin_name)
         if isinstance(text, Diagnostic):
             yield text
             continue
