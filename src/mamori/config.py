@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     cluster_name: str | None = Field(
         default=None, description="cluster name the sensor puts on its events and alerts"
     )
+    posture_config: Path | None = Field(
+        default=None, description="PostureConfig YAML for the admission webhook (actions, params)"
+    )
+    posture_checks: str = Field(
+        default="defender", description="check families or IDs the admission webhook runs"
+    )
 
     @field_validator("database_url", mode="before")
     @classmethod

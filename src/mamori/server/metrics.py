@@ -15,6 +15,7 @@ class Metrics:
     ingested: Counter
     duplicates: Counter
     rejected: Counter
+    admission: Counter
 
     @classmethod
     def create(cls) -> Metrics:
@@ -40,6 +41,12 @@ class Metrics:
                 "mamori_ingest_rejected",
                 "Batch items that failed validation",
                 ["kind"],
+                registry=reg,
+            ),
+            admission=Counter(
+                "mamori_admission_reviews",
+                "Admission reviews answered, by decision",
+                ["decision", "dry_run"],
                 registry=reg,
             ),
         )
