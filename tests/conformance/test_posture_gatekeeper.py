@@ -20,7 +20,9 @@ from mamori.posture.checks import BY_ID
 from mamori.posture.config import CheckConfig, GlobalExclusions, PostureConfig, build
 from mamori.posture.engine import Context
 
-GK = Path(__file__).resolve().parents[2] / ".." / "shared" / "conformance" / "posture" / "gatekeeper"
+GK = (
+    Path(__file__).resolve().parents[2] / ".." / "shared" / "conformance" / "posture" / "gatekeeper"
+)
 INDEX: dict[str, Any] = json.loads((GK / "index.json").read_text())
 CASES = INDEX["cases"]
 Params = dict[str, Any]
@@ -91,13 +93,13 @@ def _context(case: dict[str, Any]) -> Context:
     own = CheckConfig(
         action="deny",
         params=convert(params),
-        excludedImages=params.get("exemptImages", []),
-        excludedNamespaces=match.get("excludedNamespaces", []),
+        excluded_images=params.get("exemptImages", []),
+        excluded_namespaces=match.get("excludedNamespaces", []),
         namespaces=match.get("namespaces", []),
-        replaceDefaults=True,
+        replace_defaults=True,
     )
     config = PostureConfig(
-        exclusions=GlobalExclusions(allowAnnotationExemptions=False), checks={check_id: own}
+        exclusions=GlobalExclusions(allow_annotation_exemptions=False), checks={check_id: own}
     )
     return Context(build(config, [BY_ID[check_id]]))
 

@@ -30,7 +30,11 @@ POD: dict[str, Any] = {
     "metadata": {"name": "web", "namespace": "apps", "labels": {"app": "web"}},
     "spec": {
         "containers": [
-            {"name": "web", "image": "registry.example.com/web:1", "securityContext": {"privileged": True}}
+            {
+                "name": "web",
+                "image": "registry.example.com/web:1",
+                "securityContext": {"privileged": True},
+            }
         ]
     },
 }
@@ -39,7 +43,7 @@ POD: dict[str, Any] = {
 def _pod(**changes: Any) -> dict[str, Any]:
     pod = copy.deepcopy(POD)
     for path, value in changes.items():
-        target = pod
+        target: Any = pod
         keys = path.split("__")
         for k in keys[:-1]:
             target = target[int(k)] if k.isdigit() else target[k]
@@ -55,14 +59,23 @@ def _review(obj: dict[str, Any], operation: str = "CREATE", **extra: Any) -> dic
 def _ctx(action: str) -> Context:
     checks = {c: CheckConfig(action=action) for c in ("MAM-K8S-002", "MAM-K8S-015")}
     config = PostureConfig(
-        checks={**checks, "MAM-K8S-002": CheckConfig(action=action, params={"allowedImagesRegex": "^registry.example.com/"})}
+        checks={
+            **checks,
+            "MAM-K8S-002": CheckConfig(
+                action=action, params={"allowedImagesRegex": "^registry.example.com/"}
+            ),
+        }
     )
     return Context(build(config, select("MAM-K8S-002,MAM-K8S-015")))
 
 
 LABELLED = _pod(metadata__labels={"app": "web", "team": "a"})
 UNTRUSTED = _pod(spec__containers__0__image="docker.io/evil:1")
-WITH_DEBUG = _pod(spec__ephemeralContainers=[{"name": "dbg", "image": "busybox", "securityContext": {"privileged": True}}])
+WITH_DEBUG = _pod(
+    spec__ephemeralContainers=[
+        {"name": "dbg", "image": "busybox", "securityContext": {"privileged": True}}
+    ]
+)
 
 # (action, review, allowed, denied check IDs, warning count)
 DECISIONS = [
@@ -72,14 +85,22 @@ DECISIONS = [
     ("deny", _review(LABELLED, "UPDATE", oldObject=POD), True, [], 1),  # label patch passes
     ("deny", _review(UNTRUSTED, "UPDATE", oldObject=POD), False, ["MAM-K8S-002"], 1),
     ("deny", _review(LABELLED, "UPDATE"), True, [], 1),  # no oldObject: only images can change
-    ("deny", _review(WITH_DEBUG, "UPDATE", oldObject=POD, subResource="ephemeralcontainers"), False, ["MAM-K8S-002", "MAM-K8S-015"], 1),
+    (
+        "deny",
+        _review(WITH_DEBUG, "UPDATE", oldObject=POD, subResource="ephemeralcontainers"),
+        False,
+        ["MAM-K8S-002", "MAM-K8S-015"],
+        1,
+    ),
     ("deny", _review(POD, "DELETE"), True, [], 0),
     ("deny", _review(POD, dryRun=True), False, ["MAM-K8S-015"], 0),
 ]
 
 
 @pytest.mark.parametrize(("action", "review", "allowed", "denied", "warnings"), DECISIONS)
-def test_decisions(action: str, review: dict[str, Any], allowed: bool, denied: list[str], warnings: int) -> None:
+def test_decisions(
+    action: str, review: dict[str, Any], allowed: bool, denied: list[str], warnings: int
+) -> None:
     answer, decision = response(review, _ctx(action))
     out = answer["response"]
     assert out["uid"] == "u-1"
@@ -96,19 +117,28 @@ def test_decisions(action: str, review: dict[str, Any], allowed: bool, denied: l
 
 def test_warnings_are_short_and_capped() -> None:
     containers = [
-        {"name": f"container-with-a-rather-long-name-{i:02d}", "image": "registry.example.com/x", "securityContext": {"privileged": True}}
+        {
+            "name": f"container-with-a-rather-long-name-{i:02d}",
+            "image": "registry.example.com/x",
+            "securityContext": {"privileged": True},
+        }
         for i in range(14)
     ]
     answer, _ = response(_review(_pod(spec__containers=containers)), _ctx("warn"))
     warnings = answer["response"]["warnings"]
-    assert len(warnings) == 11 and warnings[-1] == "…and 4 more"
+    assert len(warnings) == 11
+    assert warnings[-1] == "…and 4 more"
     assert all(len(w) < 120 for w in warnings)
 
 
 @pytest.mark.parametrize(
     "review",
     [
-        {"apiVersion": "admission.k8s.io/v1beta1", "kind": "AdmissionReview", "request": {"uid": "x"}},
+        {
+            "apiVersion": "admission.k8s.io/v1beta1",
+            "kind": "AdmissionReview",
+            "request": {"uid": "x"},
+        },
         {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"},
         {"apiVersion": "v1", "kind": "Pod"},
     ],
@@ -135,25 +165,40 @@ def _ca_and_server_cert(tmp: Path) -> tuple[Path, Path, Path]:
 
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (
-        x509.CertificateBuilder().subject_name(name("mamori test CA")).issuer_name(name("mamori test CA"))
-        .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(hours=1))
+        x509.CertificateBuilder()
+        .subject_name(name("mamori test CA"))
+        .issuer_name(name("mamori test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(hours=1))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(ca_key, hashes.SHA256())
     )
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
-        x509.CertificateBuilder().subject_name(name("mamori-webhook")).issuer_name(ca.subject)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        x509.CertificateBuilder()
+        .subject_name(name("mamori-webhook"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
         .sign(ca_key, hashes.SHA256())
     )
     paths = tmp / "ca.pem", tmp / "server.pem", tmp / "server.key"
     paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     paths[2].write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
     )
     return paths
 
@@ -170,15 +215,20 @@ def https_webhook(tmp_path: Path, sqlite_db: Database) -> Iterator[tuple[str, Pa
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings, sqlite_db), host="127.0.0.1", port=port, log_level="warning",
-            ssl_certfile=str(cert), ssl_keyfile=str(key),
+            create_app(settings, sqlite_db),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            ssl_certfile=str(cert),
+            ssl_keyfile=str(key),
         )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        assert thread.is_alive(), "uvicorn did not start"
         time.sleep(0.02)
     try:
         yield f"https://127.0.0.1:{port}", ca
@@ -191,14 +241,22 @@ def test_admission_review_over_https(https_webhook: tuple[str, Path]) -> None:
     url, ca = https_webhook
     with httpx.Client(base_url=url, verify=ssl.create_default_context(cafile=str(ca))) as client:
         denied = client.post("/api/v1/admission/validate", json=_review(POD)).json()["response"]
-        assert denied["allowed"] is False and denied["status"]["code"] == 403
+        assert denied["allowed"] is False
+        assert denied["status"]["code"] == 403
         fine = _pod(spec__containers__0__securityContext={"privileged": False})
         allowed = client.post("/api/v1/admission/validate", json=_review(fine)).json()["response"]
         assert allowed["allowed"] is True
-        warned = client.post("/api/v1/admission/validate", json=_review({**fine, "spec": {"containers": [{"name": "r", "image": "redis"}]}}))
+        warned = client.post(
+            "/api/v1/admission/validate",
+            json=_review({**fine, "spec": {"containers": [{"name": "r", "image": "redis"}]}}),
+        )
         assert warned.json()["response"]["allowed"] is True
         assert any("MAM-K8S-002" in w for w in warned.json()["response"]["warnings"])
-        bad = client.post("/api/v1/admission/validate", json={"apiVersion": "admission.k8s.io/v1beta1", "kind": "AdmissionReview"})
-        assert bad.status_code == 400 and "admission.k8s.io/v1" in bad.json()["detail"]
+        bad = client.post(
+            "/api/v1/admission/validate",
+            json={"apiVersion": "admission.k8s.io/v1beta1", "kind": "AdmissionReview"},
+        )
+        assert bad.status_code == 400
+        assert "admission.k8s.io/v1" in bad.json()["detail"]
     with pytest.raises(httpx.ConnectError):  # the certificate is only trusted with the CA
         httpx.post(url + "/api/v1/admission/validate", json=_review(POD))

@@ -26,13 +26,17 @@ spec:
 """
 
 
-def _results(tmp_path: Path, config: str, ns: str = "apps", tier: str = "web", ann: str = "") -> list[tuple[str, str, str]]:
+def _results(
+    tmp_path: Path, config: str, ns: str = "apps", tier: str = "web", ann: str = ""
+) -> list[tuple[str, str, str]]:
     (tmp_path / "p.yaml").write_text(POD % (ns, tier, ann))
     cfg_path = tmp_path / "mamori.yaml"
     cfg_path.write_text(config)
     cfg = load_config(cfg_path, select("MAM-K8S-015"))
     report = scan_paths([str(tmp_path / "p.yaml")], cfg)
-    return [(r.status.value, r.container.name if r.container else "", r.message) for r in report.results]
+    return [
+        (r.status.value, r.container.name if r.container else "", r.message) for r in report.results
+    ]
 
 
 BAD_CONFIGS = [
@@ -59,21 +63,56 @@ SCOPING = [
     ("", {}, [("fail", "app"), ("fail", "istio-init")]),
     ("exclusions: {excludedNamespaces: [apps]}", {}, [("skip", "")]),
     ("exclusions: {namespaces: [other]}", {}, [("skip", "")]),
-    ("checks: {MAM-K8S-015: {excludedImages: ['docker.io/istio/*']}}", {}, [("fail", "app"), ("skip", "istio-init")]),
-    ("checks: {MAM-K8S-015: {excludedContainers: [app]}}", {}, [("skip", "app"), ("fail", "istio-init")]),
+    (
+        "checks: {MAM-K8S-015: {excludedImages: ['docker.io/istio/*']}}",
+        {},
+        [("fail", "app"), ("skip", "istio-init")],
+    ),
+    (
+        "checks: {MAM-K8S-015: {excludedContainers: [app]}}",
+        {},
+        [("skip", "app"), ("fail", "istio-init")],
+    ),
     ("exclusions: {excludeLabelSelector: {matchLabels: {tier: web}}}", {}, [("skip", "")]),
-    ("exclusions: {labelSelector: {matchExpressions: [{key: tier, operator: In, values: [db]}]}}", {}, [("skip", "")]),
+    (
+        "exclusions: {labelSelector: {matchExpressions: "
+        "[{key: tier, operator: In, values: [db]}]}}",
+        {},
+        [("skip", "")],
+    ),
     ("", {"ns": "kube-system"}, [("skip", "")]),
-    ("checks: {MAM-K8S-015: {replaceDefaults: true}}", {"ns": "kube-system"}, [("fail", "app"), ("fail", "istio-init")]),
-    ("", {"ann": "skip.mamori.io/MAM-K8S-015.istio-init: 'needs iptables'"}, [("fail", "app"), ("skip", "istio-init")]),
-    ("", {"ann": "skip.mamori.io/MAM-K8S-015: 'CNI agent'"}, [("skip", "app"), ("skip", "istio-init")]),
-    ("", {"ann": "skip.mamori.io/MAM-K8S-015: 'old; expires=2001-01-01'"}, [("fail", "app"), ("fail", "istio-init")]),
-    ("exclusions: {allowAnnotationExemptions: false}", {"ann": "skip.mamori.io/MAM-K8S-015: 'x'"}, [("fail", "app"), ("fail", "istio-init")]),
+    (
+        "checks: {MAM-K8S-015: {replaceDefaults: true}}",
+        {"ns": "kube-system"},
+        [("fail", "app"), ("fail", "istio-init")],
+    ),
+    (
+        "",
+        {"ann": "skip.mamori.io/MAM-K8S-015.istio-init: 'needs iptables'"},
+        [("fail", "app"), ("skip", "istio-init")],
+    ),
+    (
+        "",
+        {"ann": "skip.mamori.io/MAM-K8S-015: 'CNI agent'"},
+        [("skip", "app"), ("skip", "istio-init")],
+    ),
+    (
+        "",
+        {"ann": "skip.mamori.io/MAM-K8S-015: 'old; expires=2001-01-01'"},
+        [("fail", "app"), ("fail", "istio-init")],
+    ),
+    (
+        "exclusions: {allowAnnotationExemptions: false}",
+        {"ann": "skip.mamori.io/MAM-K8S-015: 'x'"},
+        [("fail", "app"), ("fail", "istio-init")],
+    ),
 ]
 
 
 @pytest.mark.parametrize(("config", "obj", "expected"), SCOPING)
-def test_scoping(tmp_path: Path, config: str, obj: dict[str, str], expected: list[tuple[str, str]]) -> None:
+def test_scoping(
+    tmp_path: Path, config: str, obj: dict[str, str], expected: list[tuple[str, str]]
+) -> None:
     got = _results(tmp_path, config, **obj)
     assert [(s, c) for s, c, _ in got] == expected
 

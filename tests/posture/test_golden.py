@@ -26,12 +26,18 @@ def _scan(sample: str, checks: str = "defender", **kw: str) -> Report:
 
 
 def _table(results: list[Result]) -> set[tuple[str, str, str, str]]:
-    return {(r.resource.kind, r.check_id, r.status.value, format_path(r.field_path)) for r in results}
+    return {
+        (r.resource.kind, r.check_id, r.status.value, format_path(r.field_path)) for r in results
+    }
 
 
 K8S = [f"MAM-K8S-{n:03d}" for n in range(1, 17)]
 HEALTHY = {
-    *((DEP, c, "pass", "") for c in K8S if c not in ("MAM-K8S-005", "MAM-K8S-011", "MAM-K8S-012", "MAM-K8S-013")),
+    *(
+        (DEP, c, "pass", "")
+        for c in K8S
+        if c not in ("MAM-K8S-005", "MAM-K8S-011", "MAM-K8S-012", "MAM-K8S-013")
+    ),
     (DEP, "MAM-K8S-012", "fail", f"{T}.automountServiceAccountToken"),
     (DEP, "MAM-K8S-013", "skip", ""),
     (SVC, "MAM-K8S-005", "pass", ""),
@@ -76,11 +82,21 @@ PSS = {
     ("redis-healthy.yaml", "baseline"): set(),
     ("redis-healthy.yaml", "restricted"): {"seccompProfile_restricted", "capabilities_restricted"},
     ("redis-unhealthy.yaml", "baseline"): {
-        "hostNamespaces", "privileged", "capabilities_baseline", "hostPathVolumes", "hostPorts",
+        "hostNamespaces",
+        "privileged",
+        "capabilities_baseline",
+        "hostPathVolumes",
+        "hostPorts",
     },
     ("redis-unhealthy.yaml", "restricted"): {
-        "hostNamespaces", "privileged", "hostPorts", "restrictedVolumes",
-        "allowPrivilegeEscalation", "runAsNonRoot", "runAsUser", "seccompProfile_restricted",
+        "hostNamespaces",
+        "privileged",
+        "hostPorts",
+        "restrictedVolumes",
+        "allowPrivilegeEscalation",
+        "runAsNonRoot",
+        "runAsUser",
+        "seccompProfile_restricted",
         "capabilities_restricted",
     },
 }
@@ -100,8 +116,12 @@ def test_unhealthy_pss_baseline_reports_every_host_namespace() -> None:
 
 @pytest.mark.parametrize("sample", ["redis-healthy.yaml", "redis-unhealthy.yaml"])
 def test_namespace_default_fails_013_for_both_objects(sample: str) -> None:
-    config = PostureConfig(checks={"MAM-K8S-002": CheckConfig(params={"allowedImagesRegex": REGEX})})
-    report = scan_paths([str(DATA / sample)], build(config, select("MAM-K8S-013"), namespace="default"))
+    config = PostureConfig(
+        checks={"MAM-K8S-002": CheckConfig(params={"allowedImagesRegex": REGEX})}
+    )
+    report = scan_paths(
+        [str(DATA / sample)], build(config, select("MAM-K8S-013"), namespace="default")
+    )
     assert [(r.resource.kind, r.status) for r in report.results] == [
         (DEP, Status.FAIL),
         (SVC, Status.FAIL),

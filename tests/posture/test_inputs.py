@@ -31,21 +31,36 @@ def _scan(tmp_path: Path, name: str, text: str) -> Report:
 CASES = [
     ("broken.yaml", POD % "a" + "---\nkind: [unclosed\n---\n" + POD % "b", "PST001", 9, 2),
     ("tabs.yaml", POD % "a" + "---\nfoo:\n\tbar: 1\n", "PST001", 9, 1),
-    ("unknown.yaml", "apiVersion: x/v1\nkind: Gizmo\nmetadata: {name: g}\n---\n" + POD % "a", "PST003", 1, 1),
+    (
+        "unknown.yaml",
+        "apiVersion: x/v1\nkind: Gizmo\nmetadata: {name: g}\n---\n" + POD % "a",
+        "PST003",
+        1,
+        1,
+    ),
     ("nokind.yaml", "metadata: {name: x}\n---\n" + POD % "a", "PST002", 1, 1),
     ("scalar.yaml", "just text\n---\n" + POD % "a", "PST002", 1, 1),
     (
         "nospec.yaml",
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {replicas: 1}\n---\n" + POD % "a",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {replicas: 1}\n---\n"
+        + POD % "a",
         "PST004",
         1,
         1,
     ),
-    ("bad.json", '{"apiVersion": "v1", "kind": "Pod",\n "metadata": {"name": "a"]}', "PST001", 2, 0),
+    (
+        "bad.json",
+        '{"apiVersion": "v1", "kind": "Pod",\n "metadata": {"name": "a"]}',
+        "PST001",
+        2,
+        0,
+    ),
 ]
 
 
-@pytest.mark.parametrize(("name", "text", "code", "line", "scanned"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("name", "text", "code", "line", "scanned"), CASES, ids=[c[0] for c in CASES]
+)
 def test_problem_is_located_and_the_rest_scanned(
     tmp_path: Path, name: str, text: str, code: str, line: int, scanned: int
 ) -> None:
@@ -62,13 +77,17 @@ def test_malformed_yaml_is_an_input_error(tmp_path: Path) -> None:
     assert report.diagnostics[0].level is DiagnosticLevel.ERROR
 
 
-def test_huge_file_is_refused_and_others_scanned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_huge_file_is_refused_and_others_scanned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(files, "MAX_BYTES", 1000)
     (tmp_path / "huge.yaml").write_text("# pad\n" * 400 + POD % "h")
     (tmp_path / "ok.yaml").write_text(POD % "ok")
     config = load_config(None, select("MAM-K8S-015"))
     report = scan_paths([str(tmp_path)], config)
-    assert [(d.code, Path(d.location.file).name) for d in report.diagnostics] == [("PST006", "huge.yaml")]
+    assert [(d.code, Path(d.location.file).name) for d in report.diagnostics] == [
+        ("PST006", "huge.yaml")
+    ]
     assert {r.resource.name for r in report.results} == {"ok"}
 
 
@@ -86,8 +105,16 @@ def test_missing_fields_do_not_crash_checks(tmp_path: Path) -> None:
 
 LISTS = [
     ("list.yaml", "apiVersion: v1\nkind: List\nitems:\n- " + (POD % "a").replace("\n", "\n  ")),
-    ("podlist.yaml", "apiVersion: v1\nkind: PodList\nitems:\n- metadata: {name: a}\n  spec:\n    containers: [{name: c, image: x}]\n"),
-    ("array.json", '[{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a"}, "spec": {"containers": [{"name": "c", "image": "x"}]}}]'),
+    (
+        "podlist.yaml",
+        "apiVersion: v1\nkind: PodList\nitems:\n- metadata: {name: a}\n"
+        "  spec:\n    containers: [{name: c, image: x}]\n",
+    ),
+    (
+        "array.json",
+        '[{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a"}, '
+        '"spec": {"containers": [{"name": "c", "image": "x"}]}}]',
+    ),
     ("comments.yaml", "# only a comment\n---\n---\n" + POD % "a"),
 ]
 

@@ -27,7 +27,10 @@ def db_url(sqlite_url: str) -> str:
 
 
 def test_recommendations_page(client: TestClient, db: Database) -> None:
-    report = scan_paths([str(DATA / "redis-unhealthy.yaml"), str(DATA / "redis-healthy.yaml")], load_config(None, select("defender")))
+    report = scan_paths(
+        [str(DATA / "redis-unhealthy.yaml"), str(DATA / "redis-healthy.yaml")],
+        load_config(None, select("defender")),
+    )
     db.findings.insert(findings_of(report.results))
     add_user(db)
     login(client)
@@ -36,13 +39,26 @@ def test_recommendations_page(client: TestClient, db: Database) -> None:
     html = page.text
     assert 'data-check="MAM-K8S-012"' in html
     row = html.split('data-check="MAM-K8S-012"')[1].split("</tr>")[0]
-    assert "Deployment/redis-healthy-deployment" in row and "Deployment/redis-unhealthy-deployment" in row
+    assert "Deployment/redis-healthy-deployment" in row
+    assert "Deployment/redis-unhealthy-deployment" in row
     assert "automountServiceAccountToken: false" in row  # the fix snippet
     assert html.index("MAM-K8S-002") < html.index("MAM-K8S-001")  # High before Medium
 
 
-POD = {"metadata": {"name": "p", "namespace": "apps"}, "spec": {"containers": [{"name": "c", "image": "nginx", "securityContext": {"privileged": True}}]}}
-OWNED = {"metadata": {"name": "rs-pod", "namespace": "apps", "ownerReferences": [{"kind": "ReplicaSet", "name": "rs"}]}, "spec": POD["spec"]}
+POD = {
+    "metadata": {"name": "p", "namespace": "apps"},
+    "spec": {
+        "containers": [{"name": "c", "image": "nginx", "securityContext": {"privileged": True}}]
+    },
+}
+OWNED = {
+    "metadata": {
+        "name": "rs-pod",
+        "namespace": "apps",
+        "ownerReferences": [{"kind": "ReplicaSet", "name": "rs"}],
+    },
+    "spec": POD["spec"],
+}
 
 
 def _fake_api(seen: list[str]) -> httpx.MockTransport:

@@ -48,8 +48,9 @@ def test_sarif_fingerprint_ignores_the_line(tmp_path: Path) -> None:
     a = json.loads(sarif.render(scan_paths([UNHEALTHY], config)))["runs"][0]["results"]
     b = json.loads(sarif.render(scan_paths([str(moved)], config)))["runs"][0]["results"]
     assert [r["partialFingerprints"] for r in a] == [r["partialFingerprints"] for r in b]
-    assert a[0]["locations"][0]["physicalLocation"]["region"]["startLine"] + 3 == (
-        b[0]["locations"][0]["physicalLocation"]["region"]["startLine"]
+    assert (
+        a[0]["locations"][0]["physicalLocation"]["region"]["startLine"] + 3
+        == (b[0]["locations"][0]["physicalLocation"]["region"]["startLine"])
     )
 
 
@@ -57,15 +58,28 @@ def test_json_shape(report: Report) -> None:
     doc = json.loads(jsonfmt.render(report))
     assert doc["summary"]["fail"] == 15
     first = doc["results"][0]
-    assert set(first) >= {"checkId", "severity", "result", "resource", "container", "fieldPath", "location", "remediation"}
+    assert set(first) >= {
+        "checkId",
+        "severity",
+        "result",
+        "resource",
+        "container",
+        "fieldPath",
+        "location",
+        "remediation",
+    }
 
 
 def test_junit(report: Report) -> None:
-    root = ET.fromstring(junit.render(report))  # noqa: S314 (our own output)
+    root = ET.fromstring(junit.render(report))
     suite = root.find("testsuite")
-    assert suite is not None and suite.get("failures") == "15"
+    assert suite is not None
+    assert suite.get("failures") == "15"
     classnames = {c.get("classname") for c in suite.iter("testcase")}
-    assert classnames == {"Deployment/-/redis-unhealthy-deployment", "Service/-/redis-unhealthy-service"}
+    assert classnames == {
+        "Deployment/-/redis-unhealthy-deployment",
+        "Service/-/redis-unhealthy-service",
+    }
 
 
 def test_policyreport_one_per_resource(report: Report) -> None:
@@ -95,7 +109,12 @@ EXIT = [
 
 @pytest.mark.parametrize(("args", "code"), EXIT)
 def test_exit_codes(args: list[str], code: int) -> None:
-    result = runner.invoke(app, ["scan", "manifests", *args, "--format", "json"] if "--format" not in args else ["scan", "manifests", *args])
+    result = runner.invoke(
+        app,
+        ["scan", "manifests", *args, "--format", "json"]
+        if "--format" not in args
+        else ["scan", "manifests", *args],
+    )
     assert result.exit_code == code, result.output
 
 
@@ -111,7 +130,17 @@ def test_stdin_and_output_file(tmp_path: Path) -> None:
     out = tmp_path / "r.sarif"
     result = runner.invoke(
         app,
-        ["scan", "manifests", "-", "--format", "sarif", "-o", str(out), "--stdin-name", "chart.yaml"],
+        [
+            "scan",
+            "manifests",
+            "-",
+            "--format",
+            "sarif",
+            "-o",
+            str(out),
+            "--stdin-name",
+            "chart.yaml",
+        ],
         input=Path(UNHEALTHY).read_text(),
     )
     assert result.exit_code == 1
@@ -122,7 +151,8 @@ def test_stdin_and_output_file(tmp_path: Path) -> None:
 def test_table_output() -> None:
     result = runner.invoke(app, ["scan", "manifests", UNHEALTHY])
     assert result.exit_code == 1
-    assert "MAM-K8S-015" in result.output and "15 findings" in result.output
+    assert "MAM-K8S-015" in result.output
+    assert "15 findings" in result.output
 
 
 def test_store_findings_locally(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

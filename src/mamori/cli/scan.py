@@ -19,18 +19,34 @@ from mamori.posture.report import FORMATS, TEXT_RENDERERS
 from mamori.posture.report import table as table_format
 from mamori.posture.scan import Report, scan_paths
 
-app = typer.Typer(help="Scan Kubernetes manifests or a cluster for posture findings.", no_args_is_help=True)
+app = typer.Typer(
+    help="Scan Kubernetes manifests or a cluster for posture findings.", no_args_is_help=True
+)
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_INPUT = 0, 1, 2
 FAIL_ON = {"high": Level.HIGH, "medium": Level.MEDIUM, "low": Level.LOW, "none": None}
 
-Checks = Annotated[str, typer.Option("--checks", help="defender, pss-baseline, pss-restricted, all, or check IDs (comma-separated)")]
-ParamsFile = Annotated[Path | None, typer.Option("--params", "--config", help="PostureConfig YAML (mamori.yaml)")]
-Format = Annotated[str, typer.Option("--format", "-f", help="table, json, sarif, junit or policyreport")]
+Checks = Annotated[
+    str,
+    typer.Option(
+        "--checks",
+        help="defender, pss-baseline, pss-restricted, all, or check IDs (comma-separated)",
+    ),
+]
+ParamsFile = Annotated[
+    Path | None, typer.Option("--params", "--config", help="PostureConfig YAML (mamori.yaml)")
+]
+Format = Annotated[
+    str, typer.Option("--format", "-f", help="table, json, sarif, junit or policyreport")
+]
 Output = Annotated[Path | None, typer.Option("--output", "-o", help="write the report to FILE")]
 FailOn = Annotated[str, typer.Option("--fail-on", help="high, medium, low or none")]
-Server = Annotated[str | None, typer.Option("--server", help="mamori server URL to send findings to")]
-Token = Annotated[str | None, typer.Option("--token", envvar="MAMORI_TOKEN", help="ingest token for --server")]
+Server = Annotated[
+    str | None, typer.Option("--server", help="mamori server URL to send findings to")
+]
+Token = Annotated[
+    str | None, typer.Option("--token", envvar="MAMORI_TOKEN", help="ingest token for --server")
+]
 Store = Annotated[bool, typer.Option("--store", help="store findings in the local database")]
 
 
@@ -74,7 +90,9 @@ def _table_text(report: Report) -> str:
     return buf.getvalue()
 
 
-def _send(report: Report, server: str | None, token: str | None, store: bool, cluster: str | None) -> None:
+def _send(
+    report: Report, server: str | None, token: str | None, store: bool, cluster: str | None
+) -> None:
     found = findings_of(report.results, cluster=cluster)
     if store:
         db = open_db()
@@ -94,7 +112,9 @@ def _post(server: str, token: str, items: list[dict[str, Any]]) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     try:
         for start in range(0, max(len(items), 1), 500):
-            r = httpx.post(url, json={"findings": items[start : start + 500]}, headers=headers, timeout=30)
+            r = httpx.post(
+                url, json={"findings": items[start : start + 500]}, headers=headers, timeout=30
+            )
             if r.status_code >= 400:
                 raise _fail(f"server refused the findings: HTTP {r.status_code} {r.text[:200]}")
     except httpx.HTTPError as exc:
@@ -127,8 +147,12 @@ def manifests(
     fmt: Format = "table",
     output: Output = None,
     fail_on: FailOn = "low",
-    namespace: Annotated[str | None, typer.Option("--namespace", "-n", help="namespace of un-namespaced objects")] = None,
-    stdin_name: Annotated[str, typer.Option("--stdin-name", help="name of stdin in reports")] = "<stdin>",
+    namespace: Annotated[
+        str | None, typer.Option("--namespace", "-n", help="namespace of un-namespaced objects")
+    ] = None,
+    stdin_name: Annotated[
+        str, typer.Option("--stdin-name", help="name of stdin in reports")
+    ] = "<stdin>",
     server: Server = None,
     token: Token = None,
     store: Store = False,
@@ -143,7 +167,10 @@ def manifests(
 
 @app.command("cluster")
 def cluster(
-    kubeconfig: Annotated[Path | None, typer.Option("--kubeconfig", help="default: $KUBECONFIG, ~/.kube/config, in-cluster")] = None,
+    kubeconfig: Annotated[
+        Path | None,
+        typer.Option("--kubeconfig", help="default: $KUBECONFIG, ~/.kube/config, in-cluster"),
+    ] = None,
     context: Annotated[str | None, typer.Option("--context")] = None,
     namespace: Annotated[str | None, typer.Option("--namespace", "-n")] = None,
     checks: Checks = "defender",

@@ -66,7 +66,8 @@ def new_findings(request: Mapping[str, Any], found: list[Result], ctx: Context) 
         return [
             r
             for r in found
-            if r.container and r.container.type == "ephemeralContainer"
+            if r.container
+            and r.container.type == "ephemeralContainer"
             and r.container.name not in before
         ]
     if isinstance(old, Mapping):
@@ -86,9 +87,7 @@ def decide(request: Mapping[str, Any], ctx: Context) -> Decision:
     new = new_findings(request, found, ctx)
     actions = {s.check.id: s.action for s in ctx.config.checks}
     denied = [r for r in new if actions.get(r.check_id) == "deny"]
-    warned = [
-        r for r in found if actions.get(r.check_id) in ("warn", "deny") and r not in denied
-    ]
+    warned = [r for r in found if actions.get(r.check_id) in ("warn", "deny") and r not in denied]
     audited = [r for r in found if actions.get(r.check_id) == "audit"]
     return Decision(not denied, denied, warned, audited, new, dry_run)
 
@@ -124,7 +123,11 @@ def response(review: Mapping[str, Any], ctx: Context) -> tuple[dict[str, Any], D
     if warnings:
         answer["warnings"] = warnings
     if not decision.allowed:
-        answer["status"] = {"code": 403, "reason": "Forbidden", "message": _deny_message(decision, severity_of)}
+        answer["status"] = {
+            "code": 403,
+            "reason": "Forbidden",
+            "message": _deny_message(decision, severity_of),
+        }
     return {"apiVersion": API_VERSION, "kind": "AdmissionReview", "response": answer}, decision
 
 

@@ -254,7 +254,9 @@ def _config_document(text: str, file: str) -> Manifest:
         value = {}
     if not isinstance(value, dict):
         where = Location(file, 1, 1)
-        raise ConfigError([Diagnostic("PST010", "config is not a mapping", where, DiagnosticLevel.ERROR)])
+        raise ConfigError(
+            [Diagnostic("PST010", "config is not a mapping", where, DiagnosticLevel.ERROR)]
+        )
     return Manifest(value, file, marks)
 
 

@@ -22,15 +22,40 @@ from mamori.posture.model import (
     Result,
     Status,
 )
-from mamori.posture.workload import OTHER_KINDS, Workload, is_pod_bearing, workload_of
+from mamori.posture.workload import OTHER_KINDS, is_pod_bearing, workload_of
 
 # Kinds mamori knows and deliberately does not check (no warning for them).
 QUIET_KINDS = frozenset(
-    "Namespace Role ClusterRole RoleBinding ClusterRoleBinding NetworkPolicy PersistentVolumeClaim "
-    "PersistentVolume StorageClass HorizontalPodAutoscaler PodDisruptionBudget "
-    "CustomResourceDefinition Endpoints EndpointSlice LimitRange ResourceQuota PriorityClass "
-    "MutatingWebhookConfiguration ValidatingWebhookConfiguration APIService Lease Event Node "
-    "IngressClass CSIDriver RuntimeClass ControllerRevision PostureConfig".split()
+    {
+        "Namespace",
+        "Role",
+        "ClusterRole",
+        "RoleBinding",
+        "ClusterRoleBinding",
+        "NetworkPolicy",
+        "PersistentVolumeClaim",
+        "PersistentVolume",
+        "StorageClass",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "CustomResourceDefinition",
+        "Endpoints",
+        "EndpointSlice",
+        "LimitRange",
+        "ResourceQuota",
+        "PriorityClass",
+        "MutatingWebhookConfiguration",
+        "ValidatingWebhookConfiguration",
+        "APIService",
+        "Lease",
+        "Event",
+        "Node",
+        "IngressClass",
+        "CSIDriver",
+        "RuntimeClass",
+        "ControllerRevision",
+        "PostureConfig",
+    }
 )
 
 Accounts = Mapping[tuple[str | None, str], Mapping[str, Any]]
@@ -50,12 +75,12 @@ def resource_of(m: Manifest, namespace: str | None) -> ResourceId:
     )
 
 
-def service_accounts_in(manifests: Iterable[Manifest], namespace: str | None) -> dict[tuple[str | None, str], Mapping[str, Any]]:
+def service_accounts_in(
+    manifests: Iterable[Manifest], namespace: str | None
+) -> dict[tuple[str | None, str], Mapping[str, Any]]:
     """ServiceAccounts of the same input, for MAM-K8S-012's lookup."""
     return {
-        (m.namespace or namespace, m.name): m.obj
-        for m in manifests
-        if m.kind == "ServiceAccount"
+        (m.namespace or namespace, m.name): m.obj for m in manifests if m.kind == "ServiceAccount"
     }
 
 
@@ -69,7 +94,9 @@ def evaluate(m: Manifest, ctx: Context) -> Iterator[Result | Diagnostic]:
     where = _location(m, ())
     wl = workload_of(m)
     if is_pod_bearing(m.kind) and wl is None:
-        yield Diagnostic("PST004", f"{m.kind} {m.name} has no pod template spec; not scanned", where)
+        yield Diagnostic(
+            "PST004", f"{m.kind} {m.name} has no pod template spec; not scanned", where
+        )
         return
     if wl is None and m.kind not in OTHER_KINDS:
         if m.kind not in QUIET_KINDS:
@@ -122,12 +149,16 @@ def _pre_skip(settings: CheckSettings, subject: Subject, ctx: Context) -> str | 
     return None
 
 
-def run_check(settings: CheckSettings, subject: Subject, ctx: Context) -> Iterator[Result | Diagnostic]:
+def run_check(
+    settings: CheckSettings, subject: Subject, ctx: Context
+) -> Iterator[Result | Diagnostic]:
     m, check = subject.manifest, settings.check
     resource = resource_of(m, subject.namespace)
     reason = _pre_skip(settings, subject, ctx)
     if reason:
-        yield Result(check.id, Status.SKIP, resource, _location(m, ()), reason, upstream=check.upstream)
+        yield Result(
+            check.id, Status.SKIP, resource, _location(m, ()), reason, upstream=check.upstream
+        )
         return
     exemptions, problems = _exemptions(settings, subject, ctx)
     yield from problems
@@ -150,7 +181,9 @@ def _exemptions(
     settings: CheckSettings, subject: Subject, ctx: Context
 ) -> tuple[Exemptions, list[Diagnostic]]:
     cfg, cid = ctx.config, settings.check.id
-    if not cfg.allow_annotation_exemptions or (cfg.exemptable is not None and cid not in cfg.exemptable):
+    if not cfg.allow_annotation_exemptions or (
+        cfg.exemptable is not None and cid not in cfg.exemptable
+    ):
         return NONE, []
     return exemptions_for(cid, subject.manifest, subject.workload, cfg.today)
 
@@ -168,7 +201,11 @@ def _finding(
     ref = v.container
     if ref is not None and check.container_exclusions and ref.name in scope.excluded_containers:
         status, message = Status.SKIP, f"container {ref.name} is excluded"
-    elif ref is not None and check.image_exclusions and image_matches(ref.image, scope.excluded_images):
+    elif (
+        ref is not None
+        and check.image_exclusions
+        and image_matches(ref.image, scope.excluded_images)
+    ):
         status, message = Status.SKIP, f"image {ref.image} is excluded"
     else:
         exemption = exemptions.for_container(ref.name if ref else None)
@@ -188,5 +225,3 @@ def _finding(
         exemption,
         check.upstream,
     )
-
-

@@ -1,4 +1,7 @@
-"""Self-exemption annotations: ``skip.mamori.io/<CHECK-ID>[.<container>]: "<reason>[; expires=…]"``."""
+"""Self-exemption annotations.
+
+``skip.mamori.io/<CHECK-ID>[.<container>]: "<reason>[; expires=YYYY-MM-DD]"``.
+"""
 
 from __future__ import annotations
 
@@ -37,7 +40,9 @@ class Exemptions:
 NONE = Exemptions(None, {})
 
 
-def _annotation_sources(m: Manifest, wl: Workload | None) -> Iterator[tuple[FieldPath, Mapping[str, Any]]]:
+def _annotation_sources(
+    m: Manifest, wl: Workload | None
+) -> Iterator[tuple[FieldPath, Mapping[str, Any]]]:
     yield ("metadata", "annotations"), as_map(m.metadata.get("annotations"))
     if wl is not None and wl.meta_path != ("metadata",):
         yield (*wl.meta_path, "annotations"), wl.annotations
@@ -64,8 +69,8 @@ def exemptions_for(
     containers: dict[str, Exemption] = {}
     problems: list[Diagnostic] = []
     key_whole = PREFIX + check_id
-    for base, annotations in _annotation_sources(m, wl):
-        for key, value in annotations.items():
+    for base, found in _annotation_sources(m, wl):
+        for key, value in found.items():
             key = str(key)
             if key != key_whole and not key.startswith(key_whole + "."):
                 continue

@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from mamori.core.ids import content_id
 from mamori.core.findings import Finding, FindingKind, ResourceRef
+from mamori.core.ids import content_id
 from mamori.posture.model import Result, Status, format_path
 from mamori.posture.report.common import check_of, fingerprint
 
@@ -23,7 +23,11 @@ def to_finding(r: Result, *, cluster: str | None = None, when: datetime | None =
         "fix": check.fix,
     }
     if r.container:
-        details["container"] = {"name": r.container.name, "type": r.container.type, "image": r.container.image}
+        details["container"] = {
+            "name": r.container.name,
+            "type": r.container.type,
+            "image": r.container.image,
+        }
     if r.upstream:
         details["pss"] = r.upstream
     if check.azure_policy_id:
@@ -35,7 +39,9 @@ def to_finding(r: Result, *, cluster: str | None = None, when: datetime | None =
         check=r.check_id,
         title=check.title,
         severity=check.severity.core,
-        resource=ResourceRef(r.resource.kind, r.resource.name, r.resource.namespace, cluster, r.resource.uid),
+        resource=ResourceRef(
+            r.resource.kind, r.resource.name, r.resource.namespace, cluster, r.resource.uid
+        ),
         details=details,
         remediation=f"{check.remediation}\nFix: {check.fix}",
     )

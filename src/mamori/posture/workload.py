@@ -62,7 +62,7 @@ class Workload:
 
     @property
     def windows(self) -> bool:
-        return get(self.spec, "os", "name") == "windows"
+        return bool(get(self.spec, "os", "name") == "windows")
 
     @property
     def pod_security_context(self) -> Mapping[str, Any]:

@@ -81,7 +81,9 @@ _SUFFIX = {
     "P": Decimal("1e15"),
     "E": Decimal("1e18"),
 }
-_QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?)$")
+_QUANTITY = re.compile(
+    r"^([+-]?(?:\d+\.?\d*|\.\d+))(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?)$"
+)
 
 
 def parse_quantity(value: Any) -> Decimal | None:
@@ -108,7 +110,11 @@ def is_true(value: Any) -> bool:
 
 
 def describe(value: Any) -> str:
-    text = repr(value) if isinstance(value, str) else str(value).lower() if isinstance(
-        value, bool
-    ) else str(value)
+    text = (
+        repr(value)
+        if isinstance(value, str)
+        else str(value).lower()
+        if isinstance(value, bool)
+        else str(value)
+    )
     return text if len(text) <= 40 else text[:37] + "..."

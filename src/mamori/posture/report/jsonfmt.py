@@ -37,9 +37,17 @@ def result_json(r: Result) -> dict[str, Any]:
             "helmSource": loc.helm_source,
         },
         "message": r.message,
-        "remediation": {"text": check.remediation, "fix": check.fix, "fixPaths": [format_path(r.field_path)]},
+        "remediation": {
+            "text": check.remediation,
+            "fix": check.fix,
+            "fixPaths": [format_path(r.field_path)],
+        },
         "exemption": (
-            {"reason": r.exemption.reason, "source": r.exemption.source, "expired": r.exemption.expired}
+            {
+                "reason": r.exemption.reason,
+                "source": r.exemption.source,
+                "expired": r.exemption.expired,
+            }
             if r.exemption
             else None
         ),
@@ -56,7 +64,12 @@ def render(report: Report, include_passed: bool = False) -> str:
         "tool": {"name": "mamori", "version": mamori.__version__},
         "summary": {s.value: counts.get(s.value, 0) for s in Status},
         "diagnostics": [
-            {"code": d.code, "level": d.level.value, "message": d.message, "location": str(d.location)}
+            {
+                "code": d.code,
+                "level": d.level.value,
+                "message": d.message,
+                "location": str(d.location),
+            }
             for d in report.diagnostics
         ],
         "results": [result_json(r) for r in shown],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET  # noqa: S405 (we write XML, never parse it)
+import xml.etree.ElementTree as ET
 from collections import defaultdict
 
 from mamori.posture.model import Result, Status
@@ -23,11 +23,18 @@ def render(report: Report) -> str:
         suite = ET.SubElement(suites, "testsuite", name=file, tests=str(len(cases)))
         failures = skipped = 0
         for (check_id, classname), results in cases.items():
-            case = ET.SubElement(suite, "testcase", name=f"{check_id} {check_of(results[0]).title}", classname=classname)
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                name=f"{check_id} {check_of(results[0]).title}",
+                classname=classname,
+            )
             for r in results:
                 if r.status is Status.FAIL:
                     failures += 1
-                    failure = ET.SubElement(case, "failure", message=r.message, type=check_of(r).severity.value)
+                    failure = ET.SubElement(
+                        case, "failure", message=r.message, type=check_of(r).severity.value
+                    )
                     failure.text = f"{r.location}: {r.message}"
                 elif r.status is Status.SKIP:
                     skipped += 1

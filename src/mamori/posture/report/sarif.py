@@ -58,7 +58,8 @@ def _result(r: Result, rule_index: dict[str, int]) -> dict[str, Any]:
 
 def render(report: Report) -> str:
     shown = [
-        r for r in report.results
+        r
+        for r in report.results
         if r.status is Status.FAIL or (r.status is Status.SKIP and r.exemption is not None)
     ]
     ids = sorted({r.check_id for r in shown})

@@ -68,9 +68,13 @@ class KubeApi:
         data: dict[str, Any] = r.json()
         return data
 
-    def list(self, prefix: str, resource: str, namespace: str | None) -> Iterator[list[dict[str, Any]]]:
+    def list(
+        self, prefix: str, resource: str, namespace: str | None
+    ) -> Iterator[list[dict[str, Any]]]:
         """Pages of items (each item with kind and apiVersion filled in)."""
-        path = f"{prefix}/namespaces/{namespace}/{resource}" if namespace else f"{prefix}/{resource}"
+        path = (
+            f"{prefix}/namespaces/{namespace}/{resource}" if namespace else f"{prefix}/{resource}"
+        )
         token: str | None = None
         while True:
             params: dict[str, Any] = {"limit": PAGE}
@@ -111,7 +115,9 @@ def _pem(section: Mapping[str, Any], key: str, base: Path) -> bytes | None:
     return None
 
 
-def _ssl_context(cluster: Mapping[str, Any], user: Mapping[str, Any], base: Path) -> ssl.SSLContext | bool:
+def _ssl_context(
+    cluster: Mapping[str, Any], user: Mapping[str, Any], base: Path
+) -> ssl.SSLContext | bool:
     if cluster.get("insecure-skip-tls-verify"):
         return False
     ca = _pem(cluster, "certificate-authority", base)
@@ -137,12 +143,18 @@ def _headers(user: Mapping[str, Any], base: Path) -> dict[str, str]:
         raw = f"{user['username']}:{user.get('password', '')}".encode()
         return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
     if user.get("exec") or user.get("auth-provider"):
-        raise ClusterError("kubeconfig exec/auth-provider credentials are not supported; use a token")
+        raise ClusterError(
+            "kubeconfig exec/auth-provider credentials are not supported; use a token"
+        )
     return {}
 
 
-def from_kubeconfig(data: Mapping[str, Any], context: str | None, base: Path,
-                    transport: httpx.BaseTransport | None = None) -> KubeApi:
+def from_kubeconfig(
+    data: Mapping[str, Any],
+    context: str | None,
+    base: Path,
+    transport: httpx.BaseTransport | None = None,
+) -> KubeApi:
     name = context or data.get("current-context")
     if not name:
         raise ClusterError("kubeconfig has no current-context; pass --context")
@@ -154,20 +166,28 @@ def from_kubeconfig(data: Mapping[str, Any], context: str | None, base: Path,
         raise ClusterError(f"cluster {ctx.get('cluster')!r} has no server")
     verify = _ssl_context(cluster, user, base) if transport is None else True
     client = httpx.Client(
-        base_url=str(server), headers=_headers(user, base), verify=verify, timeout=30,
+        base_url=str(server),
+        headers=_headers(user, base),
+        verify=verify,
+        timeout=30,
         transport=transport,
     )
     return KubeApi(client, str(ctx.get("cluster")))
 
 
 def _in_cluster() -> KubeApi:
-    host, port = os.environ.get("KUBERNETES_SERVICE_HOST"), os.environ.get("KUBERNETES_SERVICE_PORT")
+    host, port = (
+        os.environ.get("KUBERNETES_SERVICE_HOST"),
+        os.environ.get("KUBERNETES_SERVICE_PORT"),
+    )
     if not (host and port and (IN_CLUSTER / "token").is_file()):
         raise ClusterError("no kubeconfig found and not running in a cluster")
     ctx = ssl.create_default_context(cafile=str(IN_CLUSTER / "ca.crt"))
     token = (IN_CLUSTER / "token").read_text().strip()
     client = httpx.Client(
-        base_url=f"https://{host}:{port}", headers={"Authorization": f"Bearer {token}"}, verify=ctx,
+        base_url=f"https://{host}:{port}",
+        headers={"Authorization": f"Bearer {token}"},
+        verify=ctx,
         timeout=30,
     )
     return KubeApi(client, None)
@@ -194,7 +214,9 @@ def _owned(obj: Mapping[str, Any]) -> bool:
     return any(isinstance(r, dict) and r.get("kind") in OWNER_KINDS for r in refs)
 
 
-def _accounts(api: KubeApi, namespace: str | None) -> dict[tuple[str | None, str], Mapping[str, Any]]:
+def _accounts(
+    api: KubeApi, namespace: str | None
+) -> dict[tuple[str | None, str], Mapping[str, Any]]:
     found: dict[tuple[str | None, str], Mapping[str, Any]] = {}
     for page in api.list("/api/v1", "serviceaccounts", namespace):
         for sa in page:
@@ -215,10 +237,13 @@ def _namespace_labels(api: KubeApi) -> dict[str, Mapping[str, Any]]:
     return labels
 
 
-def scan_cluster(api: KubeApi, config: ScanConfig, *, namespace: str | None = None,
-                 include_owned: bool = False) -> Report:
+def scan_cluster(
+    api: KubeApi, config: ScanConfig, *, namespace: str | None = None, include_owned: bool = False
+) -> Report:
     report = Report()
-    ctx = Context(config, _accounts(api, namespace), _namespace_labels(api) if not namespace else {})
+    ctx = Context(
+        config, _accounts(api, namespace), _namespace_labels(api) if not namespace else {}
+    )
     source = f"cluster:{api.cluster_name or 'in-cluster'}"
     report.inputs.append(source)
     for prefix, resource, kind in RESOURCES:

@@ -35,7 +35,9 @@ def expand_paths(paths: Iterable[str]) -> Iterator[Path | Diagnostic]:
         elif path.is_file():
             yield path
         else:
-            yield Diagnostic("PST005", "no such file or directory", Location(raw), DiagnosticLevel.ERROR)
+            yield Diagnostic(
+                "PST005", "no such file or directory", Location(raw), DiagnosticLevel.ERROR
+            )
 
 
 def _read(path: Path, max_bytes: int, stdin_name: str) -> str | Diagnostic:

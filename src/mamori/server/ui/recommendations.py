@@ -37,4 +37,6 @@ def group(findings: Sequence[Finding]) -> list[Recommendation]:
         name = _resource(f)
         if all(name != seen for seen, _ in rec.resources):
             rec.resources.append((name, f))
-    return sorted(by_check.values(), key=lambda r: (int(r.severity.severity), -len(r.resources), r.check))
+    return sorted(
+        by_check.values(), key=lambda r: (int(r.severity.severity), -len(r.resources), r.check)
+    )

@@ -127,7 +127,9 @@ def _effective(
     return None, sc_path(ref, key)
 
 
-def _user(s: Subject, p: RunAsParams, ref: ContainerRef, body: Mapping[str, Any]) -> Iterator[Outcome]:
+def _user(
+    s: Subject, p: RunAsParams, ref: ContainerRef, body: Mapping[str, Any]
+) -> Iterator[Outcome]:
     rule = p.run_as_user
     if rule.rule == "RunAsAny":
         return
@@ -145,7 +147,9 @@ def _user(s: Subject, p: RunAsParams, ref: ContainerRef, body: Mapping[str, Any]
         yield Violation(nr_path, "may run as root (no runAsNonRoot: true, no runAsUser)", ref)
 
 
-def _group(rule: GroupRule, value: Any, path: FieldPath, what: str, ref: ContainerRef | None) -> Iterator[Outcome]:
+def _group(
+    rule: GroupRule, value: Any, path: FieldPath, what: str, ref: ContainerRef | None
+) -> Iterator[Outcome]:
     if rule.rule == "RunAsAny":
         return
     if value is None:
@@ -167,7 +171,11 @@ def run_as(s: Subject, p: RunAsParams) -> Iterator[Outcome]:
     psc, base = pod.pod_security_context, (*pod.spec_path, "securityContext")
     supplemental = psc.get("supplementalGroups") or None
     yield from _group(
-        p.supplemental_groups, supplemental, (*base, "supplementalGroups"), "supplementalGroups", None
+        p.supplemental_groups,
+        supplemental,
+        (*base, "supplementalGroups"),
+        "supplementalGroups",
+        None,
     )
     yield from _group(p.fs_group, psc.get("fsGroup"), (*base, "fsGroup"), "fsGroup", None)
 

@@ -28,7 +28,8 @@ def service_ports(s: Subject, p: ServicePortsParams) -> Iterator[Outcome]:
         number = as_map(port).get("port")
         if not isinstance(number, int) or not in_ranges(number, p.allowed_service_ports):
             yield Violation(
-                ("spec", "ports", i, "port"), f"{stype} Service listens on port {number}",
+                ("spec", "ports", i, "port"),
+                f"{stype} Service listens on port {number}",
                 value=number,
             )
 
@@ -61,10 +62,10 @@ def host_network(s: Subject, p: HostNetworkParams) -> Iterator[Outcome]:
     for ref, body in pod.containers():
         for j, port in enumerate(as_list(body.get("ports"))):
             host_port = as_map(port).get("hostPort")
-            if isinstance(host_port, int) and host_port >= 1:
-                if not in_ranges(host_port, p.allowed_host_ports):
-                    path = (*ref.path, "ports", j, "hostPort")
-                    yield Violation(path, f"uses host port {host_port}", ref, host_port)
+            allowed = isinstance(host_port, int) and in_ranges(host_port, p.allowed_host_ports)
+            if isinstance(host_port, int) and host_port >= 1 and not allowed:
+                path = (*ref.path, "ports", j, "hostPort")
+                yield Violation(path, f"uses host port {host_port}", ref, host_port)
 
 
 HOST_NETWORK: Check[HostNetworkParams] = Check(
@@ -90,7 +91,9 @@ def host_namespaces(s: Subject, p: HostNamespaceParams) -> Iterator[Outcome]:
     keys = ["hostPID", "hostIPC"] + (["hostNetwork"] if p.include_host_network else [])
     for key in keys:
         if is_true(s.pod.spec.get(key)):
-            yield Violation((*s.pod.spec_path, key), f"shares the host's namespace ({key})", None, True)
+            yield Violation(
+                (*s.pod.spec_path, key), f"shares the host's namespace ({key})", None, True
+            )
 
 
 HOST_NAMESPACES: Check[HostNamespaceParams] = Check(
@@ -125,7 +128,9 @@ def https_only(s: Subject, p: HttpsParams) -> Iterator[Outcome]:
     annotations = as_map(get(obj, "metadata", "annotations"))
     if p.require_allow_http_annotation and annotations.get(ALLOW_HTTP) != "false":
         path = ("metadata", "annotations", ALLOW_HTTP)
-        yield Violation(path, f'annotation {ALLOW_HTTP} is not "false"', None, annotations.get(ALLOW_HTTP))
+        yield Violation(
+            path, f'annotation {ALLOW_HTTP} is not "false"', None, annotations.get(ALLOW_HTTP)
+        )
     if p.require_tls_for_all_hosts:
         covered = {h for t in tls for h in as_list(t.get("hosts"))}
         for i, rule in enumerate(as_list(get(obj, "spec", "rules"))):
@@ -145,6 +150,6 @@ HTTPS_ONLY: Check[HttpsParams] = Check(
     fields=("spec.tls[]", f"metadata.annotations[{ALLOW_HTTP}]"),
     azure_policy_id="1a5b4dca-0b6f-4cf5-907c-56316bc1bf3d",
     remediation="Serve the Ingress over TLS only and refuse plain HTTP.",
-    fix='tls: [{hosts: [app.example.com], secretName: app-tls}]\n'
+    fix="tls: [{hosts: [app.example.com], secretName: app-tls}]\n"
     f'# metadata.annotations: {{{ALLOW_HTTP}: "false"}}',
 )

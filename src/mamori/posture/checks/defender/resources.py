@@ -83,7 +83,9 @@ def registries(s: Subject, p: RegistryParams) -> Iterator[Outcome]:
     for ref, _body in s.pod.containers():
         if not pattern.search(ref.image):
             yield Violation(
-                (*ref.path, "image"), f"image {ref.image!r} is not from a trusted registry", ref,
+                (*ref.path, "image"),
+                f"image {ref.image!r} is not from a trusted registry",
+                ref,
                 ref.image,
             )
 

@@ -32,8 +32,21 @@ def privileged(pod: Workload) -> Found:
 
 
 BASELINE_CAPS = frozenset(
-    "AUDIT_WRITE CHOWN DAC_OVERRIDE FOWNER FSETID KILL MKNOD NET_BIND_SERVICE SETFCAP SETGID "
-    "SETPCAP SETUID SYS_CHROOT".split()
+    {
+        "AUDIT_WRITE",
+        "CHOWN",
+        "DAC_OVERRIDE",
+        "FOWNER",
+        "FSETID",
+        "KILL",
+        "MKNOD",
+        "NET_BIND_SERVICE",
+        "SETFCAP",
+        "SETGID",
+        "SETPCAP",
+        "SETUID",
+        "SYS_CHROOT",
+    }
 )
 
 
@@ -190,24 +203,109 @@ def host_probes(pod: Workload) -> Found:
                     yield path, f'container "{ref.name}" {".".join(where)} host={host}', ref, host
 
 
-def _c(number: int, upstream: str, sev: Level, rule: PodRule, fields: tuple[str, ...], fix: str) -> Any:
+def _c(
+    number: int, upstream: str, sev: Level, rule: PodRule, fields: tuple[str, ...], fix: str
+) -> Any:
     return pss_check(
-        number, upstream, "baseline", sev, rule, fields=fields,
-        remediation=f"Meet the Pod Security Standards baseline control {upstream}.", fix=fix,
+        number,
+        upstream,
+        "baseline",
+        sev,
+        rule,
+        fields=fields,
+        remediation=f"Meet the Pod Security Standards baseline control {upstream}.",
+        fix=fix,
     )
 
 
 BASELINE = (
-    _c(1, "hostNamespaces", M, host_namespaces, ("spec.hostNetwork", "spec.hostPID", "spec.hostIPC"), "hostNetwork: false"),
-    _c(2, "privileged", M, privileged, ("<c>.securityContext.privileged",), "securityContext: {privileged: false}"),
-    _c(3, "capabilities_baseline", M, capabilities_baseline, ("<c>.securityContext.capabilities.add",), 'securityContext: {capabilities: {drop: ["ALL"]}}'),
-    _c(4, "hostPathVolumes", M, host_path_volumes, ("spec.volumes[].hostPath",), "volumes: [{name: data, emptyDir: {}}]"),
+    _c(
+        1,
+        "hostNamespaces",
+        M,
+        host_namespaces,
+        ("spec.hostNetwork", "spec.hostPID", "spec.hostIPC"),
+        "hostNetwork: false",
+    ),
+    _c(
+        2,
+        "privileged",
+        M,
+        privileged,
+        ("<c>.securityContext.privileged",),
+        "securityContext: {privileged: false}",
+    ),
+    _c(
+        3,
+        "capabilities_baseline",
+        M,
+        capabilities_baseline,
+        ("<c>.securityContext.capabilities.add",),
+        'securityContext: {capabilities: {drop: ["ALL"]}}',
+    ),
+    _c(
+        4,
+        "hostPathVolumes",
+        M,
+        host_path_volumes,
+        ("spec.volumes[].hostPath",),
+        "volumes: [{name: data, emptyDir: {}}]",
+    ),
     _c(5, "hostPorts", M, host_ports, ("<c>.ports[].hostPort",), "ports: [{containerPort: 8080}]"),
-    _c(6, "appArmorProfile", H, apparmor, ("<c>.securityContext.appArmorProfile",), "securityContext: {appArmorProfile: {type: RuntimeDefault}}"),
-    _c(7, "seLinuxOptions", M, selinux, ("<c>.securityContext.seLinuxOptions",), "securityContext: {seLinuxOptions: {type: container_t}}"),
-    _c(8, "procMount", M, proc_mount, ("<c>.securityContext.procMount",), "securityContext: {procMount: Default}"),
-    _c(9, "seccompProfile_baseline", M, seccomp_baseline, ("<c>.securityContext.seccompProfile.type",), "securityContext: {seccompProfile: {type: RuntimeDefault}}"),
-    _c(10, "sysctls", M, sysctls, ("spec.securityContext.sysctls[].name",), "securityContext: {sysctls: []}"),
-    _c(11, "windowsHostProcess", M, windows_host_process, ("<c>.securityContext.windowsOptions.hostProcess",), "securityContext: {windowsOptions: {hostProcess: false}}"),
-    _c(12, "hostProbesAndHostLifecycle", M, host_probes, ("<c>.livenessProbe.httpGet.host",), "livenessProbe: {httpGet: {path: /healthz, port: 8080}}"),
+    _c(
+        6,
+        "appArmorProfile",
+        H,
+        apparmor,
+        ("<c>.securityContext.appArmorProfile",),
+        "securityContext: {appArmorProfile: {type: RuntimeDefault}}",
+    ),
+    _c(
+        7,
+        "seLinuxOptions",
+        M,
+        selinux,
+        ("<c>.securityContext.seLinuxOptions",),
+        "securityContext: {seLinuxOptions: {type: container_t}}",
+    ),
+    _c(
+        8,
+        "procMount",
+        M,
+        proc_mount,
+        ("<c>.securityContext.procMount",),
+        "securityContext: {procMount: Default}",
+    ),
+    _c(
+        9,
+        "seccompProfile_baseline",
+        M,
+        seccomp_baseline,
+        ("<c>.securityContext.seccompProfile.type",),
+        "securityContext: {seccompProfile: {type: RuntimeDefault}}",
+    ),
+    _c(
+        10,
+        "sysctls",
+        M,
+        sysctls,
+        ("spec.securityContext.sysctls[].name",),
+        "securityContext: {sysctls: []}",
+    ),
+    _c(
+        11,
+        "windowsHostProcess",
+        M,
+        windows_host_process,
+        ("<c>.securityContext.windowsOptions.hostProcess",),
+        "securityContext: {windowsOptions: {hostProcess: false}}",
+    ),
+    _c(
+        12,
+        "hostProbesAndHostLifecycle",
+        M,
+        host_probes,
+        ("<c>.livenessProbe.httpGet.host",),
+        "livenessProbe: {httpGet: {path: /healthz, port: 8080}}",
+    ),
 )
