@@ -40,6 +40,12 @@ class Settings(BaseSettings):
         default_factory=list, description="more k8s_audit rules files, loaded after mamori's"
     )
     audit_default_rules: bool = Field(default=True, description="load mamori's k8s_audit rules")
+    posture_config: Path | None = Field(
+        default=None, description="PostureConfig YAML for the admission webhook (actions, params)"
+    )
+    posture_checks: str = Field(
+        default="defender", description="check families or IDs the admission webhook runs"
+    )
 
     @field_validator("database_url", mode="before")
     @classmethod

@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 
 import mamori
-from mamori.cli import accounts, alerts, audit, rules, sensor, system
+from mamori.cli import accounts, alerts, audit, rules, scan, sensor, system
 from mamori.cli.common import err_console
 from mamori.core.errors import MamoriError
 
@@ -26,6 +26,7 @@ app.add_typer(accounts.user_app, name="user")
 app.add_typer(system.db_app, name="db")
 app.add_typer(system.config_app, name="config")
 app.add_typer(rules.app, name="rules")
+app.add_typer(scan.app, name="scan")
 app.command("sensor")(sensor.run)
 app.add_typer(audit.app, name="audit")
 

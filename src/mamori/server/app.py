@@ -18,7 +18,7 @@ import mamori
 from mamori.config import Settings
 from mamori.server.limits import BodySizeLimit
 from mamori.server.metrics import Metrics
-from mamori.server.routers import audit, records, system
+from mamori.server.routers import admission, audit, records, system
 from mamori.server.schemas import AlertIn, FindingIn
 from mamori.server.ui import routes as ui
 from mamori.store.database import Database
@@ -78,6 +78,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.max_items = settings.max_batch_items
+    app.state.posture = admission.posture_context(settings)
     app.state.metrics = Metrics.create()
     if db is not None:
         app.state.db = db
@@ -85,6 +86,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.include_router(system.router)
     app.include_router(records.router)
     app.include_router(audit.router)
+    app.include_router(admission.router)
     app.include_router(ui.router)
     ui.mount_static(app)
     ui.install_login_redirect(app)

@@ -19,6 +19,7 @@ class Metrics:
     audit_rejected: Counter
     audit_alerts: Counter
     audit_backlog: Gauge
+    admission: Counter
 
     @classmethod
     def create(cls) -> Metrics:
@@ -59,5 +60,11 @@ class Metrics:
             ),
             audit_backlog=Gauge(
                 "mamori_audit_backlog", "Accepted audit batches not yet evaluated", registry=reg
+            ),
+            admission=Counter(
+                "mamori_admission_reviews",
+                "Admission reviews answered, by decision",
+                ["decision", "dry_run"],
+                registry=reg,
             ),
         )

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, select
 
 from mamori.core.findings import Comment, Finding, FindingKind, FindingStatus, ResourceRef
 from mamori.core.severity import Severity
@@ -82,3 +82,16 @@ class FindingRepository(RecordRepository[Finding]):
         if filters.kind:
             clauses.append(c.kind == filters.kind)
         return clauses
+
+    def open_posture(self, limit: int = 20000) -> list[Finding]:
+        """Open posture findings (most severe first), for the recommendations page."""
+        c = self.table.c
+        query = (
+            select(self.table)
+            .where(c.kind == FindingKind.POSTURE.value, c.status == FindingStatus.OPEN.value)
+            .order_by(c.severity, c.check, c.resource_namespace, c.resource_name)
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [self._from_row(row, ()) for row in rows]

@@ -19,6 +19,7 @@ from mamori.core.severity import Severity, UiSeverity
 from mamori.server.auth import SESSION_COOKIE, Caller, authorize, check_csrf, identify
 from mamori.server.schemas import parse_severities
 from mamori.server.ui.chart import build_chart
+from mamori.server.ui.recommendations import group
 from mamori.store.accounts import Scope
 from mamori.store.database import Database
 from mamori.store.query import Cursor, Filters
@@ -356,3 +357,13 @@ async def triage_finding(request: Request, finding_id: str) -> Response:
     except (ValueError, NotFoundError) as exc:
         raise HTTPException(400, str(exc)) from None
     return RedirectResponse(f"/findings/{finding_id}", status_code=303)
+
+
+# recommendations --------------------------------------------------------------------------
+
+
+@router.get("/recommendations", response_class=HTMLResponse)
+def recommendations_page(request: Request) -> HTMLResponse:
+    caller = _caller(request)
+    findings = _db(request).findings.open_posture()
+    return _render(request, "recommendations.html", caller, recommendations=group(findings))

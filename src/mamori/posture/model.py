@@ -1,0 +1,174 @@
+"""Posture vocabulary: manifests with positions, check results, diagnostics.
+
+A ``Manifest`` is one Kubernetes object as plain data plus the line/column of every node, so that a
+result can point at the offending field (or its nearest existing ancestor).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from mamori.core.severity import Severity
+
+FieldPath = tuple[str | int, ...]
+
+
+class Level(enum.StrEnum):
+    """Severity as Defender rates a recommendation."""
+
+    HIGH = "High"
+    MEDIUM = "Medium"
+    LOW = "Low"
+
+    @property
+    def rank(self) -> int:
+        return {"High": 3, "Medium": 2, "Low": 1}[self.value]
+
+    @property
+    def core(self) -> Severity:
+        return {"High": Severity.ERROR, "Medium": Severity.WARNING, "Low": Severity.NOTICE}[
+            self.value
+        ]
+
+
+class Status(enum.StrEnum):
+    FAIL = "fail"
+    PASS = "pass"  # noqa: S105 (not a password)
+    SKIP = "skip"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    line: int  # 1-based
+    column: int  # 1-based
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """One object read from a file, stdin, the API or an admission request."""
+
+    obj: Mapping[str, Any]
+    file: str
+    marks: Mapping[FieldPath, Position] = field(default_factory=dict)
+    doc_index: int = 0
+    helm_source: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return str(self.obj.get("kind", ""))
+
+    @property
+    def metadata(self) -> Mapping[str, Any]:
+        meta = self.obj.get("metadata")
+        return meta if isinstance(meta, Mapping) else {}
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata.get("name") or self.metadata.get("generateName") or "<unnamed>")
+
+    @property
+    def namespace(self) -> str | None:
+        ns = self.metadata.get("namespace")
+        return str(ns) if ns else None
+
+    def locate(self, path: FieldPath) -> tuple[Position | None, FieldPath]:
+        """The position of ``path``, else of its nearest existing ancestor (and which one)."""
+        for n in range(len(path), -1, -1):
+            pos = self.marks.get(path[:n])
+            if pos is not None:
+                return pos, path[:n]
+        return None, ()
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceId:
+    kind: str
+    name: str
+    namespace: str | None
+    api_version: str = ""
+    uid: str | None = None
+
+    def __str__(self) -> str:
+        ns = self.namespace or "-"
+        return f"{self.kind}/{ns}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerRef:
+    name: str
+    type: str  # container | initContainer | ephemeralContainer
+    image: str
+    path: FieldPath  # e.g. ("spec", "template", "spec", "containers", 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    file: str
+    line: int | None = None
+    column: int | None = None
+    helm_source: str | None = None
+
+    def __str__(self) -> str:
+        if self.line is None:
+            return self.file
+        return f"{self.file}:{self.line}:{self.column or 1}"
+
+
+@dataclass(frozen=True, slots=True)
+class Exemption:
+    reason: str
+    source: str  # the annotation key or the config entry
+    expired: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """The outcome of one check on one resource (and container and field for findings)."""
+
+    check_id: str
+    status: Status
+    resource: ResourceId
+    location: Location
+    message: str = ""
+    container: ContainerRef | None = None
+    field_path: FieldPath = ()
+    value: Any = None
+    exemption: Exemption | None = None
+    upstream: str | None = None  # PSS check ID, for MAM-PSS results
+
+    @property
+    def is_finding(self) -> bool:
+        return self.status is Status.FAIL
+
+
+def format_path(path: FieldPath) -> str:
+    """``("spec", "containers", 0, "image")`` -> ``spec.containers[0].image``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out
+
+
+class DiagnosticLevel(enum.StrEnum):
+    ERROR = "error"  # input errors: exit code 2
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """A located problem with the input (never raised one at a time)."""
+
+    code: str
+    message: str
+    location: Location
+    level: DiagnosticLevel = DiagnosticLevel.WARNING
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.level.value} {self.code}: {self.message}"

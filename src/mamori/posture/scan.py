@@ -1,0 +1,55 @@
+"""One call for the edges: read manifests, run the selected checks, collect everything."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from mamori.posture.config import ScanConfig
+from mamori.posture.engine import Context, scan, service_accounts_in
+from mamori.posture.model import Diagnostic, DiagnosticLevel, Level, Manifest, Result, Status
+from mamori.posture.sources.files import read_manifests
+
+
+@dataclass(slots=True)
+class Report:
+    results: list[Result] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    inputs: list[str] = field(default_factory=list)
+
+    @property
+    def findings(self) -> list[Result]:
+        return [r for r in self.results if r.status is Status.FAIL]
+
+    @property
+    def has_input_errors(self) -> bool:
+        return any(d.level is DiagnosticLevel.ERROR for d in self.diagnostics)
+
+    def fails_at(self, threshold: Level | None, severity_of: dict[str, Level]) -> bool:
+        if threshold is None:
+            return False
+        return any(severity_of[r.check_id].rank >= threshold.rank for r in self.findings)
+
+
+def run_manifests(manifests: Iterable[Manifest | Diagnostic], config: ScanConfig) -> Report:
+    """Scan objects already read (with the problems met while reading them)."""
+    report = Report()
+    objects: list[Manifest] = []
+    for item in manifests:
+        if isinstance(item, Diagnostic):
+            report.diagnostics.append(item)
+        else:
+            objects.append(item)
+            if item.file not in report.inputs:
+                report.inputs.append(item.file)
+    accounts = service_accounts_in(objects, config.namespace)
+    for out in scan(objects, Context(config, accounts)):
+        if isinstance(out, Diagnostic):
+            report.diagnostics.append(out)
+        else:
+            report.results.append(out)
+    return report
+
+
+def scan_paths(paths: Iterable[str], config: ScanConfig, *, stdin_name: str = "<stdin>") -> Report:
+    return run_manifests(read_manifests(paths, stdin_name=stdin_name), config)

@@ -1,0 +1,1 @@
+"""Where manifests come from: files and stdin, a live cluster, admission requests."""

@@ -1,0 +1,74 @@
+"""Files, directories and stdin: YAML streams, ``List`` kinds, JSON objects and arrays."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from mamori.posture.model import Diagnostic, DiagnosticLevel, Location, Manifest
+from mamori.posture.yamlload import load_text
+
+SUFFIXES = (".yaml", ".yml", ".json")
+MAX_BYTES = 32 * 1024 * 1024
+STDIN = "-"
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    for path in sorted(root.iterdir()):
+        if path.name.startswith("."):
+            continue
+        if path.is_dir():
+            yield from _walk(path)
+        elif path.suffix.lower() in SUFFIXES:
+            yield path
+
+
+def expand_paths(paths: Iterable[str]) -> Iterator[Path | Diagnostic]:
+    for raw in paths:
+        if raw == STDIN:
+            yield Path(STDIN)
+            continue
+        path = Path(raw)
+        if path.is_dir():
+            yield from _walk(path)
+        elif path.is_file():
+            yield path
+        else:
+            yield Diagnostic(
+                "PST005", "no such file or directory", Location(raw), DiagnosticLevel.ERROR
+            )
+
+
+def _read(path: Path, max_bytes: int, stdin_name: str) -> str | Diagnostic:
+    name = stdin_name if str(path) == STDIN else str(path)
+    try:
+        if str(path) == STDIN:
+            text = sys.stdin.read()
+            size = len(text.encode())
+        else:
+            size = path.stat().st_size
+            text = "" if size > max_bytes else path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return Diagnostic("PST005", f"cannot read: {exc}", Location(name), DiagnosticLevel.ERROR)
+    if size > max_bytes:
+        message = f"file is {size} bytes, over the {max_bytes}-byte limit; not scanned"
+        return Diagnostic("PST006", message, Location(name, 1, 1), DiagnosticLevel.ERROR)
+    return text
+
+
+def read_manifests(
+    paths: Iterable[str], *, max_bytes: int | None = None, stdin_name: str = "<stdin>"
+) -> Iterator[Manifest | Diagnostic]:
+    """Every object under ``paths`` (``-`` = stdin) and every located problem met on the way."""
+    limit = MAX_BYTES if max_bytes is None else max_bytes
+    for item in expand_paths(paths):
+        if isinstance(item, Diagnostic):
+            yield item
+            continue
+        text = _read(item, limit, stdin_name)
+        if isinstance(text, Diagnostic):
+            yield text
+            continue
+        name = stdin_name if str(item) == STDIN else str(item)
+        yield from load_text(text, name, is_json=item.suffix.lower() == ".json")
