@@ -21,6 +21,7 @@ from mamori.posture.admission import ReviewError, response
 from mamori.posture.checks import select
 from mamori.posture.config import CheckConfig, PostureConfig, build
 from mamori.posture.engine import Context
+from mamori.store.accounts import Scope
 from mamori.store.database import Database
 from mamori.store.pgtemp import free_port
 
@@ -204,10 +205,10 @@ def _ca_and_server_cert(tmp: Path) -> tuple[Path, Path, Path]:
 
 
 @pytest.fixture
-def https_webhook(tmp_path: Path, sqlite_db: Database) -> Iterator[tuple[str, Path]]:
-    pytest.importorskip("cryptography")
+def https_webhook(tmp_path: Path, sqlite_db: Database) -> Iterator[tuple[str, Path, str]]:
     from mamori.server.app import create_app
 
+    _, token = sqlite_db.accounts.create_token("kube-apiserver", {Scope.INGEST})
     ca, cert, key = _ca_and_server_cert(tmp_path)
     config = tmp_path / "mamori.yaml"
     config.write_text("kind: PostureConfig\nchecks:\n  MAM-K8S-015: {action: deny}\n")
@@ -231,15 +232,21 @@ def https_webhook(tmp_path: Path, sqlite_db: Database) -> Iterator[tuple[str, Pa
         assert thread.is_alive(), "uvicorn did not start"
         time.sleep(0.02)
     try:
-        yield f"https://127.0.0.1:{port}", ca
+        yield f"https://127.0.0.1:{port}", ca, token
     finally:
         server.should_exit = True
         thread.join(timeout=10)
 
 
-def test_admission_review_over_https(https_webhook: tuple[str, Path]) -> None:
-    url, ca = https_webhook
-    with httpx.Client(base_url=url, verify=ssl.create_default_context(cafile=str(ca))) as client:
+def test_admission_review_over_https(https_webhook: tuple[str, Path, str]) -> None:
+    url, ca, token = https_webhook
+    tls = ssl.create_default_context(cafile=str(ca))
+    assert (
+        httpx.post(url + "/api/v1/admission/validate", json=_review(POD), verify=tls).status_code
+        == 401
+    )
+    auth = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=url, verify=tls, headers=auth) as client:
         denied = client.post("/api/v1/admission/validate", json=_review(POD)).json()["response"]
         assert denied["allowed"] is False
         assert denied["status"]["code"] == 403

@@ -1,16 +1,17 @@
 """``POST /api/v1/admission/validate``: the posture ValidatingAdmissionWebhook.
 
-The API server authenticates the webhook by its TLS certificate (``caBundle``); requests carry no
-mamori token, so the route is public and side-effect free: it answers, counts (metrics labelled
-``dry_run``) and stores nothing. Evaluation is a few milliseconds of CPU, done inline.
+The API server checks the webhook's TLS certificate (``caBundle``), and mamori checks the API
+server: it sends a bearer token with the ``ingest`` scope, configured in the kubeconfig named by
+the API server's ``AdmissionConfiguration`` (docs/posture.md). The route answers, counts (metrics
+labelled ``dry_run``) and stores nothing. Evaluation is a few milliseconds of CPU, done inline.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from mamori.config import Settings
@@ -18,7 +19,9 @@ from mamori.posture.admission import ReviewError, response
 from mamori.posture.checks import select
 from mamori.posture.config import load_config
 from mamori.posture.engine import Context
+from mamori.server.auth import require
 from mamori.server.metrics import Metrics
+from mamori.store.accounts import Principal, Scope
 
 router = APIRouter(prefix="/api/v1")
 
@@ -35,7 +38,9 @@ def posture_context(settings: Settings) -> Context:
 
 
 @router.post("/admission/validate", summary="Validating admission webhook (AdmissionReview v1)")
-async def validate(request: Request) -> JSONResponse:
+async def validate(
+    request: Request, _: Annotated[Principal, Depends(require(Scope.INGEST))]
+) -> JSONResponse:
     try:
         review: Any = json.loads(await request.body())
     except ValueError:
