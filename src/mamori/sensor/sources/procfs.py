@@ -60,6 +60,19 @@ def parse_uid(status: bytes) -> int | None:
         return None
 
 
+def parse_vpid(status: bytes) -> int | None:
+    """The innermost pid namespace's pid: the last value of ``NSpid:`` (absent before 4.1)."""
+    at = status.find(b"\nNSpid:")
+    if at < 0:
+        return None
+    end = status.find(b"\n", at + 7)
+    values = status[at + 7 : end if end >= 0 else None].split()
+    try:
+        return int(values[-1])
+    except (IndexError, ValueError):
+        return None
+
+
 def split_cmdline(data: bytes) -> tuple[str, ...]:
     if not data:
         return ()
@@ -90,6 +103,7 @@ def read_snapshot(pid: int, proc: str = "/proc", *, cgroup: bool = True) -> Proc
         tty=parsed[2] if parsed else None,
         cgroup=cg.decode(errors="replace") if cg else None,
         start_ticks=parsed[3] if parsed else None,
+        vpid=parse_vpid(status) if status else None,
     )
 
 

@@ -22,7 +22,7 @@ from mamori.sensor.sources.base import SourceUnavailable
 from mamori.sensor.sources.procfs import read_snapshot
 
 CANDIDATES = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
-EVENT = "events/sched/sched_process_exec/enable"
+EVENT = "sched/sched_process_exec"
 MARKER = b": sched_process_exec: filename="
 BUFFER_KB = 4096  # per CPU; (M) the default 1,408 KB lost nothing at ~3k exec/s
 
@@ -73,8 +73,16 @@ def _write(path: str, value: str) -> None:
         f.write(value)
 
 
-class TracefsSource:
-    name = "tracefs"
+class TracePipeSource:
+    """A private tracefs instance with some events enabled, read line by line from trace_pipe.
+
+    Subclasses name the events (``events``: path under ``events/`` -> filter or ``None``) and turn
+    a line into a record (``_record``).
+    """
+
+    name = "tracepipe"
+    events: tuple[tuple[str, str | None], ...] = ()
+    options: tuple[str, ...] = ()
 
     def __init__(self, proc: str = "/proc", buffer_kb: int = BUFFER_KB) -> None:
         self.proc = proc
@@ -88,10 +96,16 @@ class TracefsSource:
     def open(self) -> None:
         try:
             root = find_tracefs()
-            self.instance = os.path.join(root, "instances", f"mamori_{os.getpid()}")
+            self.instance = os.path.join(root, "instances", f"mamori_{self.name}_{os.getpid()}")
             os.makedirs(self.instance, exist_ok=True)
             _write(os.path.join(self.instance, "buffer_size_kb"), str(self.buffer_kb))
-            _write(os.path.join(self.instance, EVENT), "1")
+            for option in self.options:
+                _write(os.path.join(self.instance, "options", option), "1")
+            for event, filter_ in self.events:
+                base = os.path.join(self.instance, "events", event)
+                if filter_ is not None:
+                    _write(os.path.join(base, "filter"), filter_)
+                _write(os.path.join(base, "enable"), "1")
             self._pipe_fd = os.open(
                 os.path.join(self.instance, "trace_pipe"),
                 os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC,
@@ -99,7 +113,7 @@ class TracefsSource:
         except OSError as exc:
             self._remove_instance()
             reason = "no permission" if exc.errno in (errno.EPERM, errno.EACCES) else exc
-            raise SourceUnavailable(f"tracefs: {reason}") from exc
+            raise SourceUnavailable(f"{self.name}: {reason}") from exc
 
     def records(self) -> Iterator[ExecRecord]:
         poller = select.poll()
@@ -129,18 +143,13 @@ class TracefsSource:
             self._remove_instance()
 
     def _record(self, line: bytes) -> ExecRecord | None:
-        parsed = parse_line(line)
-        if parsed is None:
-            self.lost += parse_lost(line)
-            return None
-        filename, pid = parsed
-        snap = read_snapshot(pid, self.proc)
-        return ExecRecord(time.time_ns(), pid, filename, self.name, snap)
+        raise NotImplementedError
 
     def _remove_instance(self) -> None:
         if self.instance and os.path.isdir(self.instance):
-            with contextlib.suppress(OSError):
-                _write(os.path.join(self.instance, EVENT), "0")
+            for event, _ in self.events:
+                with contextlib.suppress(OSError):
+                    _write(os.path.join(self.instance, "events", event, "enable"), "0")
             with contextlib.suppress(OSError):
                 os.rmdir(self.instance)  # tracefs removes an instance with rmdir
 
@@ -148,3 +157,19 @@ class TracefsSource:
         self._closing.set()
         with contextlib.suppress(OSError):
             os.write(self._wake_w, b"x")
+
+
+class TracefsSource(TracePipeSource):
+    """``sched:sched_process_exec``: the exec observer."""
+
+    name = "tracefs"
+    events = ((EVENT, None),)
+
+    def _record(self, line: bytes) -> ExecRecord | None:
+        parsed = parse_line(line)
+        if parsed is None:
+            self.lost += parse_lost(line)
+            return None
+        filename, pid = parsed
+        snap = read_snapshot(pid, self.proc)
+        return ExecRecord(time.time_ns(), pid, filename, self.name, snap)
