@@ -11,8 +11,6 @@ the same matches as live.
 from __future__ import annotations
 
 import json
-import os
-import select
 import subprocess
 import time
 from collections.abc import Iterable
@@ -28,7 +26,7 @@ from mamori.sensor.recorder import EventRecorder
 from mamori.sensor.rules_detector import DEFAULT_RULES, RulesDetector, load_rules
 from mamori.sensor.runtime import Sensor, SensorOptions
 from tests.conftest import unavailable
-from tests.sensor.conftest import Containers
+from tests.sensor.conftest import Containers, exec_with_tty
 
 pytestmark = [pytest.mark.docker, pytest.mark.root, pytest.mark.slow]
 
@@ -55,41 +53,6 @@ class Collect:
 
     def emit(self, alerts: Iterable[Alert]) -> None:
         self.alerts.extend(alerts)
-
-
-def _exec_with_tty(cid: str, *cmd: str, typed: bytes = b"") -> int:
-    """``docker exec -it`` with a pty as its terminal: the shell gets a controlling tty.
-    ``typed`` is written to the terminal after a second (an interactive session's input)."""
-    master, slave = os.openpty()
-    try:
-        proc = subprocess.Popen(
-            ["docker", "exec", "-it", cid, *cmd],
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-            start_new_session=True,
-        )
-        os.close(slave)
-        slave = -1
-        start = time.monotonic()
-        deadline = start + 30
-        while proc.poll() is None and time.monotonic() < deadline:
-            if typed and time.monotonic() - start > 1.0:
-                os.write(master, typed)
-                typed = b""
-            readable, _, _ = select.select([master], [], [], 0.05)
-            if readable:
-                try:
-                    os.read(master, 4096)  # keep the pty drained
-                except OSError:
-                    time.sleep(0.01)
-        if proc.poll() is None:
-            proc.kill()
-        return proc.wait(5)
-    finally:
-        os.close(master)
-        if slave >= 0:
-            os.close(slave)
 
 
 def _wait(sensor: Sensor, done: object, timeout: float = 20) -> None:
@@ -120,7 +83,7 @@ def test_shell_and_connect_rules_live_then_replayed(containers: Containers, tmp_
         if sensor.connect is None:
             unavailable(f"connect events unavailable: {sensor.connect_status}")
         cid = containers.run("sleep", "600", detach=True)
-        assert _exec_with_tty(cid, "sh", typed=b"exit\n") == 0
+        assert exec_with_tty(cid, "sh", typed=b"exit\n") == 0
         subprocess.run(
             ["docker", "exec", cid, "nc", "127.0.0.1", "9"], capture_output=True, timeout=30
         )

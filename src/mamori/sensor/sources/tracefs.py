@@ -73,6 +73,26 @@ def _write(path: str, value: str) -> None:
         f.write(value)
 
 
+def remove_stale_instances(root: str) -> int:
+    """Remove ``mamori_*_<pid>`` instances left by a sensor that died (SIGKILL): their events
+    stay enabled and keep costing every traced call. Returns how many went."""
+    removed = 0
+    instances = os.path.join(root, "instances")
+    for name in os.listdir(instances):
+        prefix, _, pid = name.rpartition("_")
+        if not prefix.startswith("mamori") or not pid.isdigit() or os.path.exists(f"/proc/{pid}"):
+            continue
+        path = os.path.join(instances, name)
+        with contextlib.suppress(OSError):
+            _write(os.path.join(path, "tracing_on"), "0")
+            for group in os.listdir(os.path.join(path, "events")):
+                with contextlib.suppress(OSError):
+                    _write(os.path.join(path, "events", group, "enable"), "0")
+            os.rmdir(path)
+            removed += 1
+    return removed
+
+
 class TracePipeSource:
     """A private tracefs instance with some events enabled, read line by line from trace_pipe.
 
@@ -96,6 +116,7 @@ class TracePipeSource:
     def open(self) -> None:
         try:
             root = find_tracefs()
+            remove_stale_instances(root)
             self.instance = os.path.join(root, "instances", f"mamori_{self.name}_{os.getpid()}")
             os.makedirs(self.instance, exist_ok=True)
             _write(os.path.join(self.instance, "buffer_size_kb"), str(self.buffer_kb))
