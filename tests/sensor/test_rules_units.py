@@ -104,3 +104,18 @@ def test_sensor_command_invalid_rules_exit_status_2(tmp_path: Path) -> None:
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("error: invalid rules:")
+
+
+def test_rules_decide_which_optional_proc_reads_happen() -> None:
+    from mamori.sensor.rules_detector import RulesDetector
+    from mamori.sensor.sources.procfs import ALL_PARTS, parts_for, read_snapshot
+
+    fields = RulesDetector(load_rules([DEFAULT_RULES])).fields
+    assert {"proc.name", "proc.tty", "user.name", "fd.sport"} <= fields
+    assert parts_for(fields) == {"status"}  # mamori's rules use neither cwd nor loginuid
+    assert parts_for(None) == ALL_PARTS
+    snap = read_snapshot(os.getpid(), parts=frozenset({"status"}))
+    assert snap.uid == os.getuid()
+    assert snap.cwd is None
+    assert snap.loginuid is None
+    assert read_snapshot(os.getpid()).cwd == os.getcwd()

@@ -7,12 +7,14 @@ from ``to_alert`` (rule + event identity), so a replayed recording gives the sam
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from mamori.core.errors import ConfigError
 from mamori.core.events import Event
 from mamori.core.findings import Alert
+from mamori.rules import ast
 from mamori.rules.engine import load_ruleset
 from mamori.rules.output import to_alert
 from mamori.rules.ruleset import RuleMatching, Ruleset
@@ -33,11 +35,25 @@ def load_rules(paths: Sequence[Path], matching: RuleMatching = RuleMatching.FIRS
     return result.ruleset
 
 
+# A field name as it appears in a condition's canonical text or an output (%field).
+_FIELD = re.compile(r"\b(?:evt|proc|user|group|thread|container|k8s|fd|fs|mamori)\.[a-z0-9_.]+")
+
+
+def used_fields(ruleset: Ruleset) -> frozenset[str]:
+    """Fields the enabled rules read (conditions and outputs), from their canonical text."""
+    found: set[str] = set()
+    for rule in ruleset.rules:
+        found.update(_FIELD.findall(ast.to_str(rule.expr)))
+        found.update(_FIELD.findall(rule.output.text))
+    return frozenset(found)
+
+
 class RulesDetector:
     """Every match of the ruleset (Falco's first-match by default) becomes one alert."""
 
     def __init__(self, ruleset: Ruleset) -> None:
         self.ruleset = ruleset
+        self.fields = used_fields(ruleset)  # what the sensor must read for these rules
 
     def detect(self, event: Event) -> Iterable[Alert]:
         matches = self.ruleset.match(event)

@@ -22,6 +22,7 @@ from mamori.sensor.sources import procfs
 from mamori.sensor.sources.base import ExecSource, SourceUnavailable
 from mamori.sensor.sources.connect import ConnectSource
 from mamori.sensor.sources.fanotify import ExecDecider, Mode
+from mamori.sensor.sources.procfs import ALL_PARTS, parts_for
 from mamori.sensor.stats import SensorStats
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class Sensor:
         self.event_sinks = list(event_sinks)
         self.connect: ConnectSource | None = None
         self.connect_status = "off (not requested)"
+        self.parts = ALL_PARTS
         self.decider = decider
         self.probe: ProbeResult | None = None
         self.watcher: MountWatcher | None = None
@@ -86,6 +88,10 @@ class Sensor:
         sources: list[ExecSource] = list(self.probe.sources)
         if o.connect:
             self._open_connect(sources)
+        self.parts = parts_for(self._needed_fields())
+        for source in sources:
+            if hasattr(source, "parts"):
+                source.parts = self.parts
         self.pipeline = Pipeline(
             sources,
             self.enricher,
@@ -97,6 +103,19 @@ class Sensor:
         )
         self.pipeline.start()
         log.info("sensor started: %s", self.status()["sources"])
+
+    def _needed_fields(self) -> frozenset[str] | None:
+        """The fields the detectors read; None (everything) when a detector does not say, or
+        when events are recorded (a recording must replay through any rules)."""
+        if self.event_sinks:
+            return None
+        fields: set[str] = set()
+        for detector in self.detectors:
+            used = getattr(detector, "fields", None)
+            if used is None:
+                return None
+            fields |= used
+        return frozenset(fields)
 
     def _open_connect(self, sources: list[ExecSource]) -> None:
         source = ConnectSource(self.options.proc)

@@ -73,5 +73,5 @@ class ConnectSource(TracePipeSource):
             self.lost += parse_lost(line)
             return None
         pid, network = parsed
-        snap = read_snapshot(pid, self.proc)  # the cgroup names the container
+        snap = read_snapshot(pid, self.proc, parts=self.parts)  # the cgroup names the container
         return ExecRecord(time.time_ns(), pid, "", self.name, snap, network=network)

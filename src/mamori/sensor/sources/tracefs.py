@@ -19,7 +19,7 @@ from collections.abc import Iterator
 
 from mamori.sensor.records import ExecRecord
 from mamori.sensor.sources.base import SourceUnavailable
-from mamori.sensor.sources.procfs import read_snapshot
+from mamori.sensor.sources.procfs import ALL_PARTS, read_snapshot
 
 CANDIDATES = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 EVENT = "sched/sched_process_exec"
@@ -106,6 +106,7 @@ class TracePipeSource:
 
     def __init__(self, proc: str = "/proc", buffer_kb: int = BUFFER_KB) -> None:
         self.proc = proc
+        self.parts = ALL_PARTS  # optional /proc reads (the sensor narrows it to the rules' needs)
         self.buffer_kb = buffer_kb
         self.instance: str | None = None
         self.lost = 0
@@ -192,5 +193,5 @@ class TracefsSource(TracePipeSource):
             self.lost += parse_lost(line)
             return None
         filename, pid = parsed
-        snap = read_snapshot(pid, self.proc)
+        snap = read_snapshot(pid, self.proc, parts=self.parts)
         return ExecRecord(time.time_ns(), pid, filename, self.name, snap)
