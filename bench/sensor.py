@@ -122,6 +122,7 @@ def rounds(cid: str, tmp: Path, detector: str, execs: int, n: int) -> dict[str, 
 
 
 def burst(cid: str, tmp: Path, n: int) -> int:
+    """Counted through the exec-log detector: one alert per exec, so a miss shows."""
     out = tmp / "burst.jsonl"
     sensor = SensorProc(out, "exec-log")
     c0 = cpu_s(sensor.proc.pid)
@@ -144,6 +145,9 @@ def main() -> None:
     ap.add_argument("--execs", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--burst", type=int, default=10000)
+    ap.add_argument(
+        "--detectors", default="none,rules,exec-log", help="comma-separated --detector values"
+    )
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="mamori-bench-"))
     image = "local/mamori-bench-sensor:1"
@@ -155,8 +159,8 @@ def main() -> None:
     cid = docker("run", "-d", "--network", "none", image, "sleep", "100000")
     try:
         loop_seconds(cid, 200)  # warm up
-        rounds(cid, tmp, "none", a.execs, a.rounds)
-        rounds(cid, tmp, "exec-log", a.execs, a.rounds)
+        for detector in a.detectors.split(","):
+            rounds(cid, tmp, detector, a.execs, a.rounds)
         missed = burst(cid, tmp, a.burst)
     finally:
         docker("rm", "-f", cid, check=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import select
 import shutil
 import subprocess
 import tarfile
@@ -168,3 +169,38 @@ def containers(test_image: str) -> Iterator[Containers]:
         yield c
     finally:
         c.cleanup()
+
+
+def exec_with_tty(cid: str, *cmd: str, typed: bytes = b"") -> int:
+    """``docker exec -it`` with a pty as its terminal: the shell gets a controlling tty.
+    ``typed`` is written to the terminal after a second (an interactive session's input)."""
+    master, slave = os.openpty()
+    try:
+        proc = subprocess.Popen(
+            ["docker", "exec", "-it", cid, *cmd],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            start_new_session=True,
+        )
+        os.close(slave)
+        slave = -1
+        start = time.monotonic()
+        deadline = start + 30
+        while proc.poll() is None and time.monotonic() < deadline:
+            if typed and time.monotonic() - start > 1.0:
+                os.write(master, typed)
+                typed = b""
+            readable, _, _ = select.select([master], [], [], 0.05)
+            if readable:
+                try:
+                    os.read(master, 4096)  # keep the pty drained
+                except OSError:
+                    time.sleep(0.01)
+        if proc.poll() is None:
+            proc.kill()
+        return proc.wait(5)
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)

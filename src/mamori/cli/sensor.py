@@ -14,8 +14,11 @@ import typer
 
 from mamori.cli.common import err_console, settings
 from mamori.core.errors import ConfigError
-from mamori.core.plugins import AlertSink
+from mamori.core.plugins import AlertSink, Detector
+from mamori.rules.ruleset import RuleMatching
 from mamori.sensor.detectors import ExecLog
+from mamori.sensor.recorder import EventRecorder
+from mamori.sensor.rules_detector import DEFAULT_RULES, RulesDetector, load_rules
 from mamori.sensor.runtime import Sensor, SensorOptions
 from mamori.sensor.sinks import ServerSink, StreamSink
 from mamori.sensor.sources.base import SourceUnavailable
@@ -34,6 +37,20 @@ def _sink(output: str, token_file: Path | None, spool_dir: Path, stats: SensorSt
         token = token_file.read_text().strip()
         return ServerSink(output, token, Spool(spool_dir), stats).start()
     raise ConfigError(f"unknown --output {output!r} (stdout, file:PATH, http://HOST:PORT)")
+
+
+def _detectors(
+    name: str, rules: list[Path] | None, all_execs: bool, matching: RuleMatching
+) -> list[Detector]:
+    if name == "rules":
+        return [RulesDetector(load_rules(rules or [DEFAULT_RULES], matching))]
+    if rules:
+        raise ConfigError("--rules needs --detector rules")
+    if name == "exec-log":
+        return [ExecLog(containers_only=not all_execs)]
+    if name == "none":
+        return []
+    raise ConfigError(f"unknown --detector {name!r} (rules, exec-log, none)")
 
 
 def run(
@@ -56,25 +73,48 @@ def run(
         bool, typer.Option(help="alert on host execs too (the exec log detector)")
     ] = False,
     detector: Annotated[
-        str, typer.Option(help="exec-log (an alert per exec) or none (enrich and count only)")
-    ] = "exec-log",
+        str,
+        typer.Option(
+            help="rules (the --rules files), exec-log (an alert per exec) or none (count only)"
+        ),
+    ] = "rules",
+    rules: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--rules", help="Falco-format rules file, repeatable (default: mamori's own rules)"
+        ),
+    ] = None,
+    rule_matching: Annotated[
+        RuleMatching,
+        typer.Option(help="first (Falco's default: one alert per event) or all matching rules"),
+    ] = RuleMatching.FIRST,
+    record: Annotated[
+        Path | None,
+        typer.Option(help="append every event as mamori event JSON lines (mamori rules replay)"),
+    ] = None,
+    connect: Annotated[
+        bool, typer.Option(help="outbound TCP connect events (tracefs), when available")
+    ] = True,
 ) -> None:
-    """Run the runtime sensor: exec events from containers, enriched, to the chosen output.
+    """Run the runtime sensor: exec and connect events, enriched, through the rules.
 
-    Until the rules engine is wired in, the detector is the exec log: one informational
-    alert per exec in a container. The final status (sources, counters) goes to stderr.
+    Events reach the rules with Falco's field names (evt.type execve or connect, proc.*,
+    container.*, k8s.*, user.*); each match is an alert to the chosen output. The final status
+    (sources, counters) goes to stderr.
     """
     s = settings()
     logging.basicConfig(
         level=s.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
     )
+    # Invalid rules: exit 2 before anything starts.
+    detectors = _detectors(detector, rules, all_execs, rule_matching)
     stats = SensorStats()
     sink = _sink(output, token_file, spool_dir or s.data_dir / "spool", stats)
-    options = SensorOptions(sources=tuple(source or ["auto"]), cluster=s.cluster_name)
-    if detector not in ("exec-log", "none"):
-        raise ConfigError(f"unknown --detector {detector!r} (exec-log, none)")
-    detectors = [ExecLog(containers_only=not all_execs)] if detector == "exec-log" else []
-    sensor = Sensor(options, detectors, [sink], stats=stats)
+    recorders = [EventRecorder.file(record)] if record is not None else []
+    options = SensorOptions(
+        sources=tuple(source or ["auto"]), cluster=s.cluster_name, connect=connect
+    )
+    sensor = Sensor(options, detectors, [sink], stats=stats, event_sinks=recorders)
     try:
         sensor.start()
     except SourceUnavailable as exc:

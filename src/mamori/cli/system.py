@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from mamori.cli.common import console, err_console, open_db, print_json, settings
+from mamori.config import Settings
 from mamori.core.errors import ValidationError
 from mamori.store import migrate
 from mamori.store.accounts import Role
 from mamori.store.database import Database
+
+if TYPE_CHECKING:
+    from mamori.sensor.runtime import Sensor
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 config_app = typer.Typer(help="Settings.", no_args_is_help=True)
@@ -23,12 +28,18 @@ def up(
     host: Annotated[str | None, typer.Option(help="listen address (default 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="listen port (default 8080)")] = None,
     workers: Annotated[int, typer.Option(min=1, max=64, help="server processes")] = 1,
+    sensor: Annotated[
+        bool,
+        typer.Option(
+            help="run a local runtime sensor in-process (root, fanotify and Docker needed)"
+        ),
+    ] = True,
 ) -> None:
-    """Run the server and web UI on the embedded defaults (SQLite in the data directory)."""
-    import uvicorn
+    """Run the server and web UI on the embedded defaults (SQLite in the data directory).
 
-    from mamori.server.app import create_app
-
+    When it can (root, fanotify, a container runtime socket), a local sensor runs alongside and
+    stores its alerts directly; the log says whether it is on, and why not.
+    """
     s = settings()
     overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     if overrides:
@@ -37,6 +48,45 @@ def up(
     if db.accounts.user_count() == 0:
         _first_admin(db)
     err_console.print(f"mamori on http://{s.host}:{s.port}  (database: {s.display_database_url()})")
+    local = _local_sensor(s, enabled=sensor)
+    if local is not None:
+        # uvicorn re-raises SIGTERM after its graceful shutdown; the default action would kill
+        # the process before the sensor stops (its tracefs instance would stay behind).
+        signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        _serve(s, db, workers, overrides)
+    finally:
+        if local is not None:
+            local[0].stop()
+            local[1].close()
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _local_sensor(s: Settings, enabled: bool) -> tuple[Sensor, Database] | None:
+    """Start the in-process sensor with its own database handle (the server's may be closed
+    for multi-worker runs); one log line either way."""
+    if not enabled:
+        err_console.print("local sensor off: --no-sensor")
+        return None
+    from mamori.sensor.local import start_local_sensor
+
+    sensor_db = open_db(s)
+    started, status = start_local_sensor(sensor_db, s.cluster_name)
+    err_console.print(f"local sensor {status}", highlight=False, soft_wrap=True)
+    if started is None:
+        sensor_db.close()
+        return None
+    return started, sensor_db
+
+
+def _serve(s: Settings, db: Database, workers: int, overrides: dict[str, Any]) -> None:
+    import uvicorn
+
+    from mamori.server.app import create_app
+
     if workers > 1:
         # Each worker process builds its own app and database pool from the environment.
         db.close()

@@ -6,15 +6,24 @@ import logging
 import os
 import pwd
 from types import MappingProxyType
+from typing import Any
 
 from mamori.core.events import ContainerInfo, Event, EventKind, K8sInfo, ProcessInfo
 from mamori.sensor.identity.cgroup import container_from_cgroup
 from mamori.sensor.identity.docker import ContainerMeta, DockerError, DockerResolver
 from mamori.sensor.proctree import ProcTree
-from mamori.sensor.records import ExecRecord
+from mamori.sensor.records import ExecRecord, ProcSnapshot
+from mamori.sensor.sources.procfs import parse_stat, read_file, split_cmdline
 
 log = logging.getLogger(__name__)
 COMM_LEN = 15  # the kernel's TASK_COMM_LEN - 1: what proc.name holds
+
+
+def _readlink(path: str) -> str | None:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return None
 
 
 class UserNames:
@@ -69,8 +78,12 @@ class Enricher:
         self.resolver = resolver
         self.node = node
         self.cluster = cluster
+        self.proc = tree.proc
         self.users = UserNames()
         self.resolve_errors = 0
+        self.rereads = 0  # raced exec snapshots completed by a second /proc read
+        self._extra: dict[str, MappingProxyType[str, Any]] = {}
+        self._late: dict[int, tuple[str, tuple[str, ...]]] = {}  # id(record) -> (comm, argv)
 
     def container_id(self, rec: ExecRecord) -> tuple[str | None, str | None]:
         """(container id, runtime hint): the source's, the cgroup's, else the parent's."""
@@ -95,43 +108,107 @@ class Enricher:
     def event(self, rec: ExecRecord) -> Event:
         cid, runtime = self.container_id(rec)
         meta = self.meta(cid) if cid else None
-        process = self.process(rec, cid, meta)
+        connect = rec.network is not None
+        process = self.running(rec, cid, meta) if connect else self.process(rec, cid, meta)
         container: ContainerInfo | None = None
         k8s: K8sInfo | None = None
         if cid:
             container = meta.container if meta else ContainerInfo(id=cid, runtime=runtime)
             k8s = meta.k8s if meta else None
         return Event(
-            kind=EventKind.PROCESS_EXEC,
+            kind=EventKind.NETWORK_CONNECT if connect else EventKind.PROCESS_EXEC,
             time_ns=rec.time_ns,
-            syscall="execve",
-            result="SUCCESS",
+            syscall="connect" if connect else "execve",
+            # A connect is seen at SYN_SENT, before the syscall returns: its result is unknown.
+            result=None if connect else "SUCCESS",
             node=self.node,
             cluster=self.cluster,
             process=process,
             container=container,
             k8s=k8s,
-            extra=MappingProxyType({"mamori.sensor.source": rec.source}),
+            network=rec.network,
+            extra=self._extra.get(rec.source) or self._source_extra(rec.source),
         )
+
+    def _source_extra(self, source: str) -> MappingProxyType[str, Any]:
+        extra = self._extra[source] = MappingProxyType({"mamori.sensor.source": source})
+        return extra
+
+    @staticmethod
+    def completed(rec: ExecRecord) -> bool:
+        """The snapshot was read after the exec completed: comm and argv are the new program's.
+
+        Otherwise it is the caller's (detect mode races the exec) and only pid-level facts
+        (ppid, cwd, uid, tty) hold. argv is set after comm, so non-empty args plus the new exe
+        (or a comm equal to the file's name) mean done.
+        """
+        snap = rec.proc
+        if rec.network is not None:
+            return True
+        return bool(snap.args) and (
+            snap.exe == rec.path or snap.comm == os.path.basename(rec.path)[:COMM_LEN]
+        )
+
+    def exec_state(self, rec: ExecRecord) -> str:
+        """For a raced snapshot: ``done`` (name and argv now known), ``running`` (the exec is
+        still in progress: worth waiting a few ms) or ``gone`` (exited or pid reused)."""
+        snap = rec.proc
+        data = read_file(f"{self.proc}/{rec.pid}/stat", 4096)
+        parsed = parse_stat(data) if data else None
+        if parsed is None or (snap.start_ticks is not None and parsed[3] != snap.start_ticks):
+            return "gone"
+        argv = split_cmdline(read_file(f"{self.proc}/{rec.pid}/cmdline") or b"")
+        if not argv or _readlink(f"{self.proc}/{rec.pid}/exe") != rec.path:
+            return "running"
+        self._late[id(rec)] = (parsed[0], argv)
+        return "done"
 
     def process(self, rec: ExecRecord, cid: str | None, meta: ContainerMeta | None) -> ProcessInfo:
         snap = rec.proc
-        # A snapshot whose exe is already the exec'd file was read after the exec completed:
-        # its comm and argv are the new program's. Otherwise it is the caller's (detect mode
-        # races the exec), and only pid-level facts (ppid, cwd, uid, tty) are kept.
-        base = os.path.basename(rec.path)[:COMM_LEN]
-        after = snap.exe == rec.path or snap.comm == base
-        name = snap.comm if after and snap.comm else base
-        args = snap.args[1:] if after else ()
+        after = self.completed(rec)
+        name = (snap.comm or "") if after else os.path.basename(rec.path)[:COMM_LEN]
+        args = snap.args if after else ()
+        if not after:
+            # Read again (the pipeline may have waited for the exec to complete): same process
+            # and the new exe in place -> the new program's name and argv. A busybox applet's
+            # name ("sh") differs from the file's ("busybox"), and rules match on the name.
+            late = self._late.pop(id(rec), None)
+            if late is None and self.exec_state(rec) == "done":
+                late = self._late.pop(id(rec), None)
+            if late is not None:
+                name, args = late
+                self.rereads += 1
+                after = True
         self.tree.on_exec(rec.pid, name, snap.ppid, cid, confirmed=after)
+        return self._info(rec, snap, cid, meta, name, rec.path, args)
+
+    def running(self, rec: ExecRecord, cid: str | None, meta: ContainerMeta | None) -> ProcessInfo:
+        """A process seen doing something other than exec: the snapshot is its current state."""
+        snap = rec.proc
+        name = snap.comm or "<NA>"
+        if snap.ppid is not None and rec.pid not in self.tree.nodes:
+            self.tree.on_exec(rec.pid, name, snap.ppid, cid)
+        return self._info(rec, snap, cid, meta, name, snap.exe or "", snap.args)
+
+    def _info(
+        self,
+        rec: ExecRecord,
+        snap: ProcSnapshot,
+        cid: str | None,
+        meta: ContainerMeta | None,
+        name: str,
+        exepath: str,
+        argv: tuple[str, ...],
+    ) -> ProcessInfo:
         parent = self.tree.get(snap.ppid) if snap.ppid else None
         uid = snap.uid
         rootfs = meta.merged_dir if meta else None
         return ProcessInfo(
             pid=rec.pid,
             name=name,
-            exepath=rec.path,
-            args=args,
+            exepath=exepath,
+            args=argv[1:],
+            exe=argv[0] if argv else None,
             ppid=snap.ppid,
             pname=parent.name if parent else None,
             anames=self.tree.ancestors(snap.ppid),
@@ -140,4 +217,5 @@ class Enricher:
             uid=uid,
             user=self.users.name(uid, cid, rootfs) if uid is not None else None,
             loginuid=snap.loginuid,
+            vpid=snap.vpid,
         )

@@ -12,7 +12,9 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
+from mamori.core.events import Event
 from mamori.core.findings import Alert
 from mamori.core.plugins import AlertSink, Detector
 from mamori.sensor.enrich import Enricher
@@ -24,6 +26,20 @@ log = logging.getLogger(__name__)
 QUEUE_SIZE = 1 << 17
 BATCH = 1024
 HOUSEKEEPING_S = 5.0
+# A raced exec record (snapshot taken before the exec completed) waits up to this long for
+# the new program's name and argv; polled every DEFER_POLL_S. Long-lived processes (an
+# interactive shell) always complete in time; short-lived ones are gone and go at once.
+DEFER_NS = 50_000_000
+# After the first record of a batch the worker waits this long for more: one wakeup (and one
+# GIL handoff from the reader) per few ms instead of per exec. Alerts are this much later.
+COALESCE_S = 0.005
+DEFER_POLL_S = 0.002
+
+
+class EventSink(Protocol):
+    """Receives every enriched event of a batch (``--record``)."""
+
+    def record(self, events: Sequence[Event]) -> None: ...
 
 
 def _rate_limited(count: int) -> bool:
@@ -40,11 +56,13 @@ class Pipeline:
         stats: SensorStats | None = None,
         queue_size: int = QUEUE_SIZE,
         housekeeping: Callable[[], None] | None = None,
+        event_sinks: Sequence[EventSink] = (),
     ) -> None:
         self.sources = list(sources)
         self.enricher = enricher
         self.detectors = list(detectors)
         self.sinks = list(sinks)
+        self.event_sinks = list(event_sinks)
         self.stats = stats or SensorStats()
         self.housekeeping = housekeeping
         self._last_housekeeping = time.monotonic()
@@ -52,6 +70,7 @@ class Pipeline:
         self._readers: list[threading.Thread] = []
         self._worker = threading.Thread(target=self._work, name="mamori-pipeline", daemon=True)
         self._stopping = False
+        self._deferred: list[ExecRecord] = []
 
     def start(self) -> None:
         for source in self.sources:
@@ -79,10 +98,15 @@ class Pipeline:
         get = self._queue.get
         while True:
             try:
-                first = get(timeout=1.0)
+                first = get(timeout=DEFER_POLL_S if self._deferred else 1.0)
             except queue.Empty:
-                self._housekeep()
+                if self._deferred:
+                    self._process([])
+                else:
+                    self._housekeep()
                 continue
+            if first is not None and self._queue.qsize() < BATCH:
+                time.sleep(COALESCE_S)
             batch = [first]
             while len(batch) < BATCH:
                 try:
@@ -90,7 +114,7 @@ class Pipeline:
                 except queue.Empty:
                     break
             done = None in batch
-            self._process([r for r in batch if r is not None])
+            self._process([r for r in batch if r is not None], final=done)
             if time.monotonic() - self._last_housekeeping > HOUSEKEEPING_S:
                 self._housekeep()
             if done:
@@ -105,18 +129,48 @@ class Pipeline:
             except Exception:
                 log.exception("housekeeping failed")
 
-    def _process(self, records: list[ExecRecord]) -> None:
+    def _ready(self, records: list[ExecRecord], final: bool) -> list[ExecRecord]:
+        """Records to process now; raced execs still in progress are held back (deferred)."""
+        if self._deferred:
+            records = [*self._deferred, *records]
+            self._deferred = []
+        if final:
+            return records
+        ready: list[ExecRecord] = []
+        now = time.time_ns()
+        completed, state = self.enricher.completed, self.enricher.exec_state
+        for r in records:
+            if completed(r) or now - r.time_ns > DEFER_NS or state(r) != "running":
+                ready.append(r)
+            else:
+                self._deferred.append(r)
+        return ready
+
+    def _process(self, records: list[ExecRecord], final: bool = False) -> None:
+        records = self._ready(records, final)
         alerts: list[Alert] = []
+        # Events are kept only when something records them (no per-event cost otherwise).
+        events: list[Event] | None = [] if self.event_sinks else None
         for record in records:
             try:
                 event = self.enricher.event(record)
                 self.stats.events += 1
+                if events is not None:
+                    events.append(event)
                 for detector in self.detectors:
                     alerts.extend(detector.detect(event))
             except Exception:
                 self.stats.errors += 1
                 if _rate_limited(self.stats.errors):
                     log.exception("dropped exec record of pid %s", record.pid)
+        if events:
+            for event_sink in self.event_sinks:
+                try:
+                    event_sink.record(events)
+                except Exception:
+                    self.stats.sink_errors += 1
+                    if _rate_limited(self.stats.sink_errors):
+                        log.exception("event sink %s failed", type(event_sink).__name__)
         if alerts:
             self.stats.alerts += len(alerts)
             self._emit(alerts)
@@ -132,7 +186,7 @@ class Pipeline:
 
     def process_now(self, records: list[ExecRecord]) -> None:
         """Run records through synchronously (replay, tests)."""
-        self._process(records)
+        self._process(records, final=True)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Close sources, drain what was queued, then close sinks."""
@@ -143,7 +197,7 @@ class Pipeline:
             t.join(timeout)
         self._queue.put(None)
         self._worker.join(timeout)
-        for sink in self.sinks:
+        for sink in [*self.sinks, *self.event_sinks]:
             close = getattr(sink, "close", None)
             if close is not None:
                 try:
@@ -155,7 +209,7 @@ class Pipeline:
         """True once the queue is empty (tests and --duration runs)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._queue.empty():
+            if self._queue.empty() and not self._deferred:
                 return True
             time.sleep(0.01)
         return False

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mamori.core.events import NetworkInfo
+
 
 @dataclass(frozen=True, slots=True)
 class ProcSnapshot:
@@ -25,15 +27,18 @@ class ProcSnapshot:
     tty: int | None = None
     cgroup: str | None = None
     start_ticks: int | None = None
+    vpid: int | None = None  # the pid in the process's own pid namespace (NSpid, last value)
 
 
 @dataclass(frozen=True, slots=True)
 class ExecRecord:
-    """One exec as a source saw it.
+    """One exec (or, with ``network`` set, one outbound connect) as a source saw it.
 
     ``path`` is the exec'd file as the source names it (fanotify: the opened inode's path in the
     container; tracefs: the execve argument). ``container_id`` is set when the source knows it
     without /proc (fanotify: the overlay superblock's device names the container).
+    A connect record carries the connection in ``network``; ``path`` is then empty and the
+    snapshot is of a running process (no exec race).
     """
 
     time_ns: int
@@ -44,3 +49,4 @@ class ExecRecord:
     container_id: str | None = None
     dev: int | None = None
     ino: int | None = None
+    network: NetworkInfo | None = None

@@ -15,11 +15,14 @@ from mamori.sensor.enrich import Enricher
 from mamori.sensor.identity.cgroup import container_from_cgroup
 from mamori.sensor.identity.docker import DEFAULT_SOCKET, DockerClient, DockerResolver
 from mamori.sensor.mounts import MOUNTINFO, MountWatcher, RootfsMount
-from mamori.sensor.pipeline import Pipeline
+from mamori.sensor.pipeline import EventSink, Pipeline
 from mamori.sensor.probe import AUTO, ProbeResult, probe
 from mamori.sensor.proctree import ProcTree
 from mamori.sensor.sources import procfs
+from mamori.sensor.sources.base import ExecSource, SourceUnavailable
+from mamori.sensor.sources.connect import ConnectSource
 from mamori.sensor.sources.fanotify import ExecDecider, Mode
+from mamori.sensor.sources.procfs import ALL_PARTS, parts_for
 from mamori.sensor.stats import SensorStats
 
 log = logging.getLogger(__name__)
@@ -36,6 +39,7 @@ class SensorOptions:
     docker_socket: str = DEFAULT_SOCKET
     proc: str = "/proc"
     mountinfo: str = MOUNTINFO
+    connect: bool = True  # outbound TCP connects (tracefs), when this kernel has them
 
 
 class Sensor:
@@ -46,6 +50,7 @@ class Sensor:
         sinks: Sequence[AlertSink],
         decider: ExecDecider | None = None,
         stats: SensorStats | None = None,
+        event_sinks: Sequence[EventSink] = (),
     ) -> None:
         self.options = options
         self.stats = stats or SensorStats()
@@ -58,6 +63,10 @@ class Sensor:
         self.enricher = Enricher(self.tree, self.resolver, options.node, options.cluster)
         self.detectors = list(detectors)
         self.sinks = list(sinks)
+        self.event_sinks = list(event_sinks)
+        self.connect: ConnectSource | None = None
+        self.connect_status = "off (not requested)"
+        self.parts = ALL_PARTS
         self.decider = decider
         self.probe: ProbeResult | None = None
         self.watcher: MountWatcher | None = None
@@ -68,8 +77,6 @@ class Sensor:
         o = self.options
         self.probe = probe(o.sources, o.mode, self.decider, o.proc)
         if not self.probe.sources:
-            from mamori.sensor.sources.base import SourceUnavailable
-
             reasons = "; ".join(s.detail for s in self.probe.statuses)
             raise SourceUnavailable(f"no exec source can run here: {reasons}")
         self._seed()
@@ -78,16 +85,49 @@ class Sensor:
         detach = [*([fan.detach] if fan else []), self._forget]
         self.watcher = MountWatcher(attach, detach, o.mountinfo)
         self.watcher.start()  # marks every existing rootfs before the sources start reading
+        sources: list[ExecSource] = list(self.probe.sources)
+        if o.connect:
+            self._open_connect(sources)
+        self.parts = parts_for(self._needed_fields())
+        for source in sources:
+            if hasattr(source, "parts"):
+                source.parts = self.parts
         self.pipeline = Pipeline(
-            self.probe.sources,
+            sources,
             self.enricher,
             self.detectors,
             self.sinks,
             self.stats,
             housekeeping=self._housekeeping,
+            event_sinks=self.event_sinks,
         )
         self.pipeline.start()
         log.info("sensor started: %s", self.status()["sources"])
+
+    def _needed_fields(self) -> frozenset[str] | None:
+        """The fields the detectors read; None (everything) when a detector does not say, or
+        when events are recorded (a recording must replay through any rules)."""
+        if self.event_sinks:
+            return None
+        fields: set[str] = set()
+        for detector in self.detectors:
+            used = getattr(detector, "fields", None)
+            if used is None:
+                return None
+            fields |= used
+        return frozenset(fields)
+
+    def _open_connect(self, sources: list[ExecSource]) -> None:
+        source = ConnectSource(self.options.proc)
+        try:
+            source.open()
+        except SourceUnavailable as exc:
+            self.connect_status = f"off: {exc}"
+            log.info("connect events: %s", self.connect_status)
+            return
+        self.connect = source
+        self.connect_status = "on (tracefs sock:inet_sock_set_state, TCP)"
+        sources.append(source)
 
     def _seed(self) -> None:
         """Processes already running: process tree and container metadata prefetch."""
@@ -121,6 +161,7 @@ class Sensor:
         fan = self.probe.fanotify() if self.probe else None
         return {
             "sources": {s.name: {"active": s.active, "detail": s.detail} for s in statuses},
+            "connect": self.connect_status,
             "marked_containers": len(fan.by_dev) if fan else 0,
             "fanotify_overflows": fan.overflows if fan else 0,
             "stats": self.stats.as_dict(),

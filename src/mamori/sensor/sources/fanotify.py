@@ -28,7 +28,7 @@ from typing import Literal, Protocol
 from mamori.sensor.mounts import RootfsMount
 from mamori.sensor.records import ExecRecord
 from mamori.sensor.sources.base import SourceUnavailable
-from mamori.sensor.sources.procfs import read_snapshot
+from mamori.sensor.sources.procfs import ALL_PARTS, read_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +149,7 @@ class FanotifySource:
         self.mode: Mode = mode
         self.decider: ExecDecider = decider or AllowAll()
         self.proc = proc
+        self.parts = ALL_PARTS  # optional /proc reads (the sensor narrows it to the rules' needs)
         self.group: FanotifyGroup | None = None
         self.by_dev: dict[int, _Marked] = {}
         # dev -> (container id, detach time): events still queued when a container's rootfs is
@@ -256,7 +257,7 @@ class FanotifySource:
             path = os.readlink(f"/proc/self/fd/{fd}")
             cid = self._container(st.st_dev)
             # The container is known from the device: skip the cgroup read (hot path).
-            snap = read_snapshot(pid, self.proc, cgroup=cid is None)
+            snap = read_snapshot(pid, self.proc, cgroup=cid is None, parts=self.parts)
             record = ExecRecord(
                 time.time_ns(), pid, path, self.name, snap, cid, st.st_dev, st.st_ino
             )

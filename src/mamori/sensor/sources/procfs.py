@@ -60,23 +60,59 @@ def parse_uid(status: bytes) -> int | None:
         return None
 
 
+def parse_vpid(status: bytes) -> int | None:
+    """The innermost pid namespace's pid: the last value of ``NSpid:`` (absent before 4.1)."""
+    at = status.find(b"\nNSpid:")
+    if at < 0:
+        return None
+    end = status.find(b"\n", at + 7)
+    values = status[at + 7 : end if end >= 0 else None].split()
+    try:
+        return int(values[-1])
+    except (IndexError, ValueError):
+        return None
+
+
 def split_cmdline(data: bytes) -> tuple[str, ...]:
     if not data:
         return ()
     return tuple(a.decode(errors="replace") for a in data.rstrip(b"\0").split(b"\0"))
 
 
-def read_snapshot(pid: int, proc: str = "/proc", *, cgroup: bool = True) -> ProcSnapshot:
-    """Everything the alert needs from ``/proc/<pid>``, best effort per field."""
+# Optional parts of the snapshot, and the Falco fields that need each (``ReadPlan.for_fields``).
+OPTIONAL = {
+    "status": ("user.", "proc.vpid", "proc.is_exe_writable"),
+    "cwd": ("proc.cwd",),
+    "loginuid": ("user.loginuid", "user.loginname"),
+}
+ALL_PARTS = frozenset(OPTIONAL)
+
+
+def parts_for(fields: frozenset[str] | None) -> frozenset[str]:
+    """The optional /proc reads some field in ``fields`` needs (``None``: all of them)."""
+    if fields is None:
+        return ALL_PARTS
+    return frozenset(
+        part for part, prefixes in OPTIONAL.items() if any(f.startswith(prefixes) for f in fields)
+    )
+
+
+def read_snapshot(
+    pid: int, proc: str = "/proc", *, cgroup: bool = True, parts: frozenset[str] = ALL_PARTS
+) -> ProcSnapshot:
+    """Everything the alert needs from ``/proc/<pid>``, best effort per field.
+
+    ``parts`` limits the optional reads to what the loaded rules use: each read is an
+    open/read/close (or readlink) on the exec's hot path."""
     base = f"{proc}/{pid}"
     # Most valuable first: the process may exit between any two reads.
     cg = read_file(base + "/cgroup", 8192) if cgroup else None  # identity, when asked for
     stat = read_file(base + "/stat", 4096)
     exe = _link(base + "/exe")
     cmdline = read_file(base + "/cmdline")
-    status = read_file(base + "/status", 8192)
-    cwd = _link(base + "/cwd")
-    login = read_file(base + "/loginuid", 32)
+    status = read_file(base + "/status", 8192) if "status" in parts else None
+    cwd = _link(base + "/cwd") if "cwd" in parts else None
+    login = read_file(base + "/loginuid", 32) if "loginuid" in parts else None
     parsed = parse_stat(stat) if stat else None
     return ProcSnapshot(
         pid=pid,
@@ -90,6 +126,7 @@ def read_snapshot(pid: int, proc: str = "/proc", *, cgroup: bool = True) -> Proc
         tty=parsed[2] if parsed else None,
         cgroup=cg.decode(errors="replace") if cg else None,
         start_ticks=parsed[3] if parsed else None,
+        vpid=parse_vpid(status) if status else None,
     )
 
 

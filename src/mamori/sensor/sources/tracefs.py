@@ -19,10 +19,10 @@ from collections.abc import Iterator
 
 from mamori.sensor.records import ExecRecord
 from mamori.sensor.sources.base import SourceUnavailable
-from mamori.sensor.sources.procfs import read_snapshot
+from mamori.sensor.sources.procfs import ALL_PARTS, read_snapshot
 
 CANDIDATES = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
-EVENT = "events/sched/sched_process_exec/enable"
+EVENT = "sched/sched_process_exec"
 MARKER = b": sched_process_exec: filename="
 BUFFER_KB = 4096  # per CPU; (M) the default 1,408 KB lost nothing at ~3k exec/s
 
@@ -73,11 +73,40 @@ def _write(path: str, value: str) -> None:
         f.write(value)
 
 
-class TracefsSource:
-    name = "tracefs"
+def remove_stale_instances(root: str) -> int:
+    """Remove ``mamori_*_<pid>`` instances left by a sensor that died (SIGKILL): their events
+    stay enabled and keep costing every traced call. Returns how many went."""
+    removed = 0
+    instances = os.path.join(root, "instances")
+    for name in os.listdir(instances):
+        prefix, _, pid = name.rpartition("_")
+        if not prefix.startswith("mamori") or not pid.isdigit() or os.path.exists(f"/proc/{pid}"):
+            continue
+        path = os.path.join(instances, name)
+        with contextlib.suppress(OSError):
+            _write(os.path.join(path, "tracing_on"), "0")
+            for group in os.listdir(os.path.join(path, "events")):
+                with contextlib.suppress(OSError):
+                    _write(os.path.join(path, "events", group, "enable"), "0")
+            os.rmdir(path)
+            removed += 1
+    return removed
+
+
+class TracePipeSource:
+    """A private tracefs instance with some events enabled, read line by line from trace_pipe.
+
+    Subclasses name the events (``events``: path under ``events/`` -> filter or ``None``) and turn
+    a line into a record (``_record``).
+    """
+
+    name = "tracepipe"
+    events: tuple[tuple[str, str | None], ...] = ()
+    options: tuple[str, ...] = ()
 
     def __init__(self, proc: str = "/proc", buffer_kb: int = BUFFER_KB) -> None:
         self.proc = proc
+        self.parts = ALL_PARTS  # optional /proc reads (the sensor narrows it to the rules' needs)
         self.buffer_kb = buffer_kb
         self.instance: str | None = None
         self.lost = 0
@@ -88,10 +117,17 @@ class TracefsSource:
     def open(self) -> None:
         try:
             root = find_tracefs()
-            self.instance = os.path.join(root, "instances", f"mamori_{os.getpid()}")
+            remove_stale_instances(root)
+            self.instance = os.path.join(root, "instances", f"mamori_{self.name}_{os.getpid()}")
             os.makedirs(self.instance, exist_ok=True)
             _write(os.path.join(self.instance, "buffer_size_kb"), str(self.buffer_kb))
-            _write(os.path.join(self.instance, EVENT), "1")
+            for option in self.options:
+                _write(os.path.join(self.instance, "options", option), "1")
+            for event, filter_ in self.events:
+                base = os.path.join(self.instance, "events", event)
+                if filter_ is not None:
+                    _write(os.path.join(base, "filter"), filter_)
+                _write(os.path.join(base, "enable"), "1")
             self._pipe_fd = os.open(
                 os.path.join(self.instance, "trace_pipe"),
                 os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC,
@@ -99,7 +135,7 @@ class TracefsSource:
         except OSError as exc:
             self._remove_instance()
             reason = "no permission" if exc.errno in (errno.EPERM, errno.EACCES) else exc
-            raise SourceUnavailable(f"tracefs: {reason}") from exc
+            raise SourceUnavailable(f"{self.name}: {reason}") from exc
 
     def records(self) -> Iterator[ExecRecord]:
         poller = select.poll()
@@ -129,18 +165,13 @@ class TracefsSource:
             self._remove_instance()
 
     def _record(self, line: bytes) -> ExecRecord | None:
-        parsed = parse_line(line)
-        if parsed is None:
-            self.lost += parse_lost(line)
-            return None
-        filename, pid = parsed
-        snap = read_snapshot(pid, self.proc)
-        return ExecRecord(time.time_ns(), pid, filename, self.name, snap)
+        raise NotImplementedError
 
     def _remove_instance(self) -> None:
         if self.instance and os.path.isdir(self.instance):
-            with contextlib.suppress(OSError):
-                _write(os.path.join(self.instance, EVENT), "0")
+            for event, _ in self.events:
+                with contextlib.suppress(OSError):
+                    _write(os.path.join(self.instance, "events", event, "enable"), "0")
             with contextlib.suppress(OSError):
                 os.rmdir(self.instance)  # tracefs removes an instance with rmdir
 
@@ -148,3 +179,19 @@ class TracefsSource:
         self._closing.set()
         with contextlib.suppress(OSError):
             os.write(self._wake_w, b"x")
+
+
+class TracefsSource(TracePipeSource):
+    """``sched:sched_process_exec``: the exec observer."""
+
+    name = "tracefs"
+    events = ((EVENT, None),)
+
+    def _record(self, line: bytes) -> ExecRecord | None:
+        parsed = parse_line(line)
+        if parsed is None:
+            self.lost += parse_lost(line)
+            return None
+        filename, pid = parsed
+        snap = read_snapshot(pid, self.proc, parts=self.parts)
+        return ExecRecord(time.time_ns(), pid, filename, self.name, snap)
