@@ -31,7 +31,10 @@ def _net_name(e: Event) -> str | None:
         return None
     if n.protocol == "unix":
         return n.dst_ip or n.src_ip
-    return f"{n.src_ip}:{n.src_port}->{n.dst_ip}:{n.dst_port}"
+    # An end not known yet (a connect's source before the kernel picks it) renders as libsinsp
+    # renders an unset address: 0.0.0.0:0, never "None".
+    src = f"{n.src_ip or '0.0.0.0'}:{n.src_port or 0}"  # noqa: S104 (a rendering, not a bind)
+    return f"{src}->{n.dst_ip or '0.0.0.0'}:{n.dst_port or 0}"  # noqa: S104
 
 
 def _name(e: Event) -> str | None:
