@@ -8,10 +8,11 @@ from pathlib import Path
 
 import httpx
 
+from mamori.core.alertjson import alert_to_wire
 from mamori.core.findings import Alert
 from mamori.core.ids import content_id
 from mamori.core.severity import Severity
-from mamori.sensor.sinks import ServerSink, StreamSink, alert_to_wire, dumps
+from mamori.sensor.sinks import ServerSink, StreamSink, dumps
 from mamori.sensor.spool import Spool
 from mamori.sensor.stats import SensorStats
 from mamori.store.query import Filters

@@ -16,6 +16,7 @@ from typing import IO, Any
 
 import httpx
 
+from mamori.core.alertjson import alert_to_wire
 from mamori.core.findings import Alert
 from mamori.sensor.spool import Spool
 from mamori.sensor.stats import SensorStats
@@ -23,43 +24,6 @@ from mamori.sensor.stats import SensorStats
 log = logging.getLogger(__name__)
 BATCH = 500
 BACKOFF_MIN_S, BACKOFF_MAX_S = 0.25, 30.0
-
-
-def alert_to_wire(alert: Alert) -> dict[str, Any]:
-    """An alert as ``POST /api/v1/alerts:batch`` takes it (``server.schemas.AlertIn``)."""
-    return {
-        "id": alert.id,
-        "time": alert.time.isoformat(),
-        "rule": alert.rule,
-        "severity": alert.severity.label.lower(),
-        "source": alert.source,
-        "output": alert.output,
-        "mitre": (
-            {"tactic": alert.mitre.tactic, "technique": alert.mitre.technique}
-            if alert.mitre
-            else None
-        ),
-        "fields": dict(alert.fields),
-        "resources": [
-            {
-                k: v
-                for k, v in (
-                    ("kind", r.kind),
-                    ("name", r.name),
-                    ("namespace", r.namespace),
-                    ("cluster", r.cluster),
-                    ("uid", r.uid),
-                )
-                if v is not None
-            }
-            for r in alert.resources
-        ],
-        "tags": list(alert.tags),
-        "cluster": alert.cluster,
-        "namespace": alert.namespace,
-        "node": alert.node,
-        "simulated": alert.simulated,
-    }
 
 
 def dumps(alert: Alert) -> bytes:

@@ -8,6 +8,7 @@ from typing import Annotated, Any, NotRequired
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, with_config
 from typing_extensions import TypedDict
 
+from mamori.core.alertjson import alert_to_wire
 from mamori.core.findings import (
     Alert,
     AlertStatus,
@@ -209,26 +210,12 @@ def severity_out(sev: Severity) -> dict[str, Any]:
 
 
 def alert_out(alert: Alert) -> dict[str, Any]:
+    """The API's view of an alert: the input form plus severity views, status and comments."""
     return {
-        "id": alert.id,
-        "time": alert.time.isoformat(),
-        "rule": alert.rule,
+        **alert_to_wire(alert),
         **severity_out(alert.severity),
-        "source": alert.source,
-        "output": alert.output,
-        "mitre": (
-            {"tactic": alert.mitre.tactic, "technique": alert.mitre.technique}
-            if alert.mitre
-            else None
-        ),
-        "fields": dict(alert.fields),
-        "resources": [_resource(r) for r in alert.resources],
-        "tags": list(alert.tags),
-        "cluster": alert.cluster,
-        "namespace": alert.namespace,
-        "node": alert.node,
+        "resources": [_resource(r) for r in alert.resources],  # every key, null when unset
         "status": alert.status.value,
-        "simulated": alert.simulated,
         "comments": _comments(alert.comments),
     }
 

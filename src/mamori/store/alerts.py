@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 
+from mamori.core.alertjson import resource_to_dict
 from mamori.core.findings import Alert, AlertStatus, Comment, Mitre, ResourceRef
 from mamori.core.severity import Severity
 from mamori.store._common import utc
@@ -22,17 +23,6 @@ class SeverityBucket:
     start: datetime
     severity: Severity
     count: int
-
-
-def ref_to_dict(ref: ResourceRef) -> dict[str, Any]:
-    pairs = (
-        ("kind", ref.kind),
-        ("name", ref.name),
-        ("namespace", ref.namespace),
-        ("cluster", ref.cluster),
-        ("uid", ref.uid),
-    )
-    return {k: v for k, v in pairs if v is not None}
 
 
 class AlertRepository(RecordRepository[Alert]):
@@ -53,7 +43,7 @@ class AlertRepository(RecordRepository[Alert]):
             "mitre_tactic": a.mitre.tactic if a.mitre else None,
             "mitre_technique": a.mitre.technique if a.mitre else None,
             "fields": dict(a.fields),
-            "resources": [ref_to_dict(r) for r in a.resources],
+            "resources": [resource_to_dict(r) for r in a.resources],
             "tags": list(a.tags),
             "cluster": a.cluster,
             "namespace": a.namespace,
