@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError as PydanticValidationError
 from rich.console import Console
 
 from mamori.config import Settings
 from mamori.core.errors import ConfigError
-from mamori.store.database import Database
+
+if TYPE_CHECKING:  # the store (SQLAlchemy, Alembic) is imported only by commands that use it
+    from mamori.store.database import Database
 
 console = Console()
 err_console = Console(stderr=True)
@@ -30,6 +32,8 @@ def settings() -> Settings:
 
 
 def open_db(s: Settings | None = None) -> Database:
+    from mamori.store.database import Database
+
     s = s or settings()
     return Database.connect(s.resolved_database_url())
 
