@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 
 import mamori
-from mamori.cli import accounts, alerts, audit, rules, sensor, system
+from mamori.cli import accounts, alerts, audit, rules, scan_vulns, sensor, system
 from mamori.cli.common import err_console
 from mamori.core.errors import MamoriError
 
@@ -28,6 +28,7 @@ app.add_typer(system.config_app, name="config")
 app.add_typer(rules.app, name="rules")
 app.command("sensor")(sensor.run)
 app.add_typer(audit.app, name="audit")
+app.add_typer(scan_vulns.vulndb_app, name="vulndb")
 
 
 @app.command("version")
