@@ -255,3 +255,16 @@ def test_go_modinfo_with_replacement() -> None:
         ("golang.org/x/net", "v0.17.0", False),
         ("github.com/new/lib", "v1.2.0", False),
     ]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("npm", "pkg", "1.0", "@scope"), "pkg:npm/%40scope/pkg@1.0"),
+        (("golang", "", "(devel)", "./private"), "pkg:generic/./private@%28devel%29"),
+    ],
+)
+def test_purl_never_raises(args: tuple[str, str, str, str], expected: str) -> None:
+    from mamori.vulns.catalogers.model import purl
+
+    assert purl(*args) == expected

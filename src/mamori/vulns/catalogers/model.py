@@ -72,9 +72,20 @@ def purl(
     qualifiers: dict[str, str] | None = None,
 ) -> str:
     q = {k: v for k, v in (qualifiers or {}).items() if v}
-    return PackageURL(
-        type=type_, namespace=namespace, name=name, version=version or None, qualifiers=q or None
-    ).to_string()
+    try:
+        return PackageURL(
+            type=type_,
+            namespace=namespace or None,
+            name=name,
+            version=version or None,
+            qualifiers=q or None,
+        ).to_string()
+    except ValueError:  # e.g. an empty name segment: keep the package, say what it is
+        return PackageURL(
+            type="generic",
+            name=f"{namespace}/{name}".strip("/") or "unknown",
+            version=version or None,
+        ).to_string()
 
 
 def distro_qualifier(distro: Distro | None) -> str:
