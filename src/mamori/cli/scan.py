@@ -10,6 +10,7 @@ import httpx
 import typer
 from rich.markup import escape
 
+from mamori.cli import scan_vulns
 from mamori.cli.common import console, err_console, open_db
 from mamori.posture.checks import BY_ID, UnknownCheckError, select
 from mamori.posture.config import ConfigError, ScanConfig, load_config
@@ -20,8 +21,11 @@ from mamori.posture.report import table as table_format
 from mamori.posture.scan import Report, scan_paths
 
 app = typer.Typer(
-    help="Scan Kubernetes manifests or a cluster for posture findings.", no_args_is_help=True
+    help="Scan Kubernetes manifests or a cluster (posture), images or a node (vulnerabilities).",
+    no_args_is_help=True,
 )
+app.command("image")(scan_vulns.image)
+app.command("node")(scan_vulns.node)
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_INPUT = 0, 1, 2
 FAIL_ON = {"high": Level.HIGH, "medium": Level.MEDIUM, "low": Level.LOW, "none": None}

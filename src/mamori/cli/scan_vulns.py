@@ -1,0 +1,228 @@
+"""``mamori scan image|node`` (registered in the ``scan`` group of ``cli/scan.py``) and
+``mamori vulndb import|status`` (a group of its own in ``cli/app.py``)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn
+from rich.table import Table
+
+from mamori.cli.common import console, err_console, open_db, settings
+from mamori.core.errors import ConfigError
+from mamori.core.findings import Finding
+from mamori.core.severity import Severity
+from mamori.vulns.db import KINDS, VulnDB, import_source
+from mamori.vulns.images import OpenOptions
+from mamori.vulns.images.registry import Credentials
+from mamori.vulns.report import as_json, as_sarif, table
+from mamori.vulns.sbom import FORMATS
+from mamori.vulns.scan import ScanReport, finding_payload, findings, scan
+from mamori.vulns.vex import Vex
+
+vulndb_app = typer.Typer(help="The local vulnerability database.", no_args_is_help=True)
+
+
+class Output(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    SARIF = "sarif"
+
+
+class SbomFormat(StrEnum):
+    CYCLONEDX = "cyclonedx"
+    SPDX = "spdx"
+    MAMORI = "mamori"
+
+
+def _paths() -> tuple[Path, Path]:
+    data = settings().data_dir
+    return data / "cache" / "layers", data / "vulns.db"
+
+
+def _db_path(given: Path | None) -> Path:
+    return given or _paths()[1]
+
+
+def _run(
+    ref: str, node: bool, db_path: Path | None, vex: list[Path], opts: OpenOptions
+) -> ScanReport:
+    cache, default_db = _paths()
+    path = db_path or default_db
+    vdb = VulnDB(path) if path.exists() else None
+    if vdb is None:
+        err_console.print(
+            f"[yellow]no vulnerability database at {path}[/]: packages only "
+            "(mamori vulndb import ...)"
+        )
+    try:
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), console=err_console, transient=True
+        ) as bar:
+            task = bar.add_task("starting")
+            return scan(
+                ref,
+                cache,
+                node=node,
+                db=vdb,
+                vex=Vex.load(vex) if vex else None,
+                options=opts,
+                progress=lambda s: bar.update(task, description=s),
+            )
+    finally:
+        if vdb is not None:
+            vdb.close()
+
+
+def _emit(
+    report: ScanReport,
+    output: Output,
+    sbom: SbomFormat | None,
+    sbom_out: Path | None,
+    fail_on: str | None,
+    store: bool,
+    server: str | None,
+    token: str | None,
+) -> None:
+    found = findings(report)
+    if sbom is not None:
+        text = FORMATS[sbom.value](report.inventory, report.subject, report.created)
+        if sbom_out:
+            sbom_out.write_text(text + "\n")
+        else:
+            sys.stdout.write(text + "\n")
+    if output is Output.JSON:
+        sys.stdout.write(as_json(report, found) + "\n")
+    elif output is Output.SARIF:
+        sys.stdout.write(as_sarif(report, found) + "\n")
+    elif sbom is None or sbom_out:
+        console.print(table(found))
+    for d in report.inventory.diagnostics[:20]:
+        err_console.print(f"[yellow]warning:[/] {d}", highlight=False)
+    err_console.print(f"{len(report.inventory.packages)} packages, {len(found)} vulnerabilities")
+    if store:
+        db = open_db()
+        try:
+            new = db.findings.insert(found)
+        finally:
+            db.close()
+        err_console.print(f"stored {len(new)} new findings")
+    if server:
+        _post(server, token or os.environ.get("MAMORI_TOKEN", ""), found)
+    if fail_on:
+        threshold = Severity.parse(fail_on)
+        if any(f.severity <= threshold for f in found):
+            raise typer.Exit(1)
+
+
+def _post(server: str, token: str, found: list[Finding]) -> None:
+    if not token:
+        raise ConfigError("--server needs --token (or MAMORI_TOKEN)")
+    url = server.rstrip("/") + "/api/v1/findings:batch"
+    items = [finding_payload(f) for f in found]
+    with httpx.Client(timeout=60) as client:
+        for i in range(0, max(len(items), 1), 500):
+            r = client.post(
+                url,
+                json={"findings": items[i : i + 500]},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            if r.status_code >= 300:
+                raise ConfigError(f"{url}: HTTP {r.status_code}: {r.text[:300]}")
+    err_console.print(f"sent {len(items)} findings to {server}")
+
+
+OutputOpt = Annotated[Output, typer.Option("--format", "-o", help="table, json or sarif")]
+SbomOpt = Annotated[SbomFormat | None, typer.Option("--sbom", help="also write an SBOM")]
+SbomOut = Annotated[Path | None, typer.Option("--sbom-output", help="SBOM file (default stdout)")]
+FailOn = Annotated[str | None, typer.Option("--fail-on", help="exit 1 at this severity or worse")]
+Store = Annotated[bool, typer.Option("--store", help="store findings in the local database")]
+Server = Annotated[str | None, typer.Option("--server", help="send findings to this server")]
+Token = Annotated[str | None, typer.Option("--token", help="ingest token for --server")]
+DbOpt = Annotated[Path | None, typer.Option("--db", help="vulnerability DB file")]
+VexOpt = Annotated[list[Path], typer.Option("--vex", help="OpenVEX document(s)")]
+
+
+def image(
+    ref: Annotated[str, typer.Argument(help="image reference, archive, OCI layout or rootfs")],
+    output: OutputOpt = Output.TABLE,
+    sbom: SbomOpt = None,
+    sbom_output: SbomOut = None,
+    fail_on: FailOn = None,
+    store: Store = False,
+    server: Server = None,
+    token: Token = None,
+    db: DbOpt = None,
+    vex: VexOpt = [],  # noqa: B006 - typer reads the default
+    platform: Annotated[str | None, typer.Option(help="os/arch[/variant]")] = None,
+    insecure: Annotated[bool, typer.Option(help="plain HTTP, loopback registries only")] = False,
+    username: Annotated[str | None, typer.Option(envvar="MAMORI_REGISTRY_USER")] = None,
+    password: Annotated[str | None, typer.Option(envvar="MAMORI_REGISTRY_PASSWORD")] = None,
+) -> None:
+    """Scan a container image for vulnerable packages (and write its SBOM)."""
+    creds = Credentials(username, password or "") if username else None
+    opts = OpenOptions(credentials=creds, insecure=insecure, platform=platform)
+    report = _run(ref, False, db, vex, opts)
+    _emit(report, output, sbom, sbom_output, fail_on, store, server, token)
+
+
+def node(
+    root: Annotated[Path, typer.Argument(help="root of the node's filesystem")] = Path("/"),
+    output: OutputOpt = Output.TABLE,
+    sbom: SbomOpt = None,
+    sbom_output: SbomOut = None,
+    fail_on: FailOn = None,
+    store: Store = False,
+    server: Server = None,
+    token: Token = None,
+    db: DbOpt = None,
+    vex: VexOpt = [],  # noqa: B006
+) -> None:
+    """Scan this node's (or a mounted root's) installed packages."""
+    report = _run(str(root), True, db, vex, OpenOptions())
+    _emit(report, output, sbom, sbom_output, fail_on, store, server, token)
+
+
+@vulndb_app.command("import")
+def import_(
+    kind: Annotated[str, typer.Argument(help=f"one of: {', '.join(KINDS)}")],
+    path: Annotated[Path, typer.Argument(help="OSV dir/zip/file, Debian JSON, Alpine secdb")],
+    name: Annotated[str | None, typer.Option(help="source name (default: the kind)")] = None,
+    db: DbOpt = None,
+) -> None:
+    """Import (replace) one advisory source into the local vulnerability database."""
+    vdb = VulnDB(_db_path(db))
+    try:
+        result = import_source(vdb, kind, path, name)
+    finally:
+        vdb.close()
+    for p in result.problems[:50]:
+        err_console.print(f"[yellow]skipped:[/] {p}", highlight=False)
+    err_console.print(
+        f"{result.source}: {result.imported} advisories, {len(result.problems)} "
+        f"problems -> {_db_path(db)}"
+    )
+
+
+@vulndb_app.command("status")
+def status(db: DbOpt = None) -> None:
+    """Show the database's build date and sources."""
+    path = _db_path(db)
+    if not path.exists():
+        raise ConfigError(f"no vulnerability database at {path} (mamori vulndb import ...)")
+    vdb = VulnDB(path)
+    try:
+        t = Table(title=f"{path} (built {vdb.built_at() or 'never'})")
+        for col in ("source", "records", "problems", "imported", "from"):
+            t.add_column(col)
+        for s in vdb.sources():
+            t.add_row(s.name, str(s.records), str(s.problems), s.imported_at, s.origin)
+        console.print(t)
+    finally:
+        vdb.close()

@@ -1,0 +1,1 @@
+"""Image and node vulnerability assessment: images -> catalogers -> SBOM -> matcher (issue 8)."""
