@@ -85,10 +85,14 @@ class FindingRepository(RecordRepository[Finding]):
 
     def open_posture(self, limit: int = 20000) -> list[Finding]:
         """Open posture findings (most severe first), for the recommendations page."""
+        return self.open_of_kind(FindingKind.POSTURE, limit)
+
+    def open_of_kind(self, kind: FindingKind, limit: int = 20000) -> list[Finding]:
+        """Open findings of one kind, most severe first (the UI's grouped pages)."""
         c = self.table.c
         query = (
             select(self.table)
-            .where(c.kind == FindingKind.POSTURE.value, c.status == FindingStatus.OPEN.value)
+            .where(c.kind == kind.value, c.status == FindingStatus.OPEN.value)
             .order_by(c.severity, c.check, c.resource_namespace, c.resource_name)
             .limit(limit)
         )

@@ -14,12 +14,13 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from mamori.core.errors import AuthError, NotFoundError
-from mamori.core.findings import AlertStatus, FindingStatus
+from mamori.core.findings import AlertStatus, FindingKind, FindingStatus
 from mamori.core.severity import Severity, UiSeverity
 from mamori.server.auth import SESSION_COOKIE, Caller, authorize, check_csrf, identify
 from mamori.server.schemas import parse_severities
 from mamori.server.ui.chart import build_chart
 from mamori.server.ui.recommendations import group
+from mamori.server.ui.vulnerabilities import group_by
 from mamori.store.accounts import Scope
 from mamori.store.database import Database
 from mamori.store.query import Cursor, Filters
@@ -367,3 +368,14 @@ def recommendations_page(request: Request) -> HTMLResponse:
     caller = _caller(request)
     findings = _db(request).findings.open_posture()
     return _render(request, "recommendations.html", caller, recommendations=group(findings))
+
+
+# vulnerabilities --------------------------------------------------------------------------
+
+
+@router.get("/vulnerabilities", response_class=HTMLResponse)
+def vulnerabilities_page(request: Request, by: str = "image") -> HTMLResponse:
+    caller = _caller(request)
+    by = by if by in ("image", "cve") else "image"
+    findings = _db(request).findings.open_of_kind(FindingKind.VULNERABILITY)
+    return _render(request, "vulnerabilities.html", caller, by=by, groups=group_by(findings, by))
