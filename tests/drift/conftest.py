@@ -118,9 +118,11 @@ def drift_sensor(dockerd: None) -> Iterator[Callable[..., Any]]:
     started: list[Sensor] = []
 
     @contextmanager
-    def make(policy: Path | None = None, **options: Any) -> Iterator[Running]:
+    def make(
+        policy: Path | None = None, detectors: tuple[Detector, ...] = (), **options: Any
+    ) -> Iterator[Running]:
         alerts, events = Collect(), Events()
-        detectors: list[Detector] = [events]
+        detectors = (events, *detectors)
         opts = SensorOptions(
             sources=("fanotify",),
             cluster="test-cluster",
@@ -129,7 +131,7 @@ def drift_sensor(dockerd: None) -> Iterator[Callable[..., Any]]:
             drift_policy=policy,
             **options,
         )
-        sensor = Sensor(opts, detectors, [alerts])
+        sensor = Sensor(opts, list(detectors), [alerts])
         sensor.start()
         started.append(sensor)
         try:

@@ -159,14 +159,14 @@ class DriftJudge:
         ctx: Callable[[], ScopeContext],
     ) -> DriftDecision:
         t0 = time.perf_counter_ns()
-        if self.delay_s:
-            time.sleep(self.delay_s)
         v = self.engine.decide(fd, st, fd_path, layers)
         policy = self.holder.policy
         self.decisions += 1
         if not v.verdict.is_drift:
             return DriftDecision(v, None, "none", policy.name, policy.revision)
         self.drift += 1
+        if self.delay_s:
+            time.sleep(self.delay_s)  # a stalled slow path (hash, cold metadata)
         sha: list[str | None] = []
 
         def lazy_sha() -> str | None:  # an allow entry with sha256 hashes before answering
