@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 
 import mamori
-from mamori.cli import accounts, alerts, audit, rules, scan, sensor, system
+from mamori.cli import accounts, alerts, audit, drift, rules, scan, sensor, system
 from mamori.cli.common import err_console
 from mamori.core.errors import MamoriError
 
@@ -29,6 +29,7 @@ app.add_typer(rules.app, name="rules")
 app.add_typer(scan.app, name="scan")
 app.command("sensor")(sensor.run)
 app.add_typer(audit.app, name="audit")
+app.add_typer(drift.app, name="drift")
 
 
 @app.command("version")

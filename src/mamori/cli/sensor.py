@@ -95,6 +95,27 @@ def run(
     connect: Annotated[
         bool, typer.Option(help="outbound TCP connect events (tracefs), when available")
     ] = True,
+    drift: Annotated[
+        bool, typer.Option(help="binary drift detection (default policy unless --drift-policy)")
+    ] = True,
+    drift_policy: Annotated[
+        Path | None,
+        typer.Option(help="drift policy YAML; reloaded on change (mamori drift default-policy)"),
+    ] = None,
+    block: Annotated[
+        bool,
+        typer.Option(help="answer execs the drift policy blocks with EPERM (permission events)"),
+    ] = False,
+    ignore_marks: Annotated[
+        bool | None,
+        typer.Option(
+            help="kernel-side skip of verified image binaries (default: on with --detector none)"
+        ),
+    ] = None,
+    drift_state: Annotated[
+        Path | None,
+        typer.Option(help="policy + hit counters file (default: DATA_DIR/drift-state.json)"),
+    ] = None,
 ) -> None:
     """Run the runtime sensor: exec and connect events, enriched, through the rules.
 
@@ -111,8 +132,19 @@ def run(
     stats = SensorStats()
     sink = _sink(output, token_file, spool_dir or s.data_dir / "spool", stats)
     recorders = [EventRecorder.file(record)] if record is not None else []
+    if block and not drift:
+        raise ConfigError("--block needs drift detection (drop --no-drift)")
+    if drift_policy is not None and not drift_policy.is_file():
+        raise ConfigError(f"drift policy {drift_policy} does not exist")
     options = SensorOptions(
-        sources=tuple(source or ["auto"]), cluster=s.cluster_name, connect=connect
+        sources=tuple(source or ["auto"]),
+        cluster=s.cluster_name,
+        connect=connect,
+        mode="block" if block else "detect",
+        drift=drift,
+        drift_policy=drift_policy,
+        ignore_marks=(detector == "none") if ignore_marks is None else ignore_marks,
+        drift_state_file=drift_state or s.data_dir / "drift-state.json",
     )
     sensor = Sensor(options, detectors, [sink], stats=stats, event_sinks=recorders)
     try:
