@@ -318,3 +318,36 @@ def test_detect_mode_alerts_and_runs(drift_sensor: Any, box: Box, tmp_path: Path
         for a in by_path.values():
             assert a.fields["drift.action_taken"] == "alerted"
             assert a.fields["drift.block_unavailable_reason"] == "detect_mode"
+
+
+def test_s23_killed_sensor_leaves_execs_allowed(box: Box, tmp_path: Path) -> None:
+    """A sensor process killed with SIGKILL: the kernel closes its group, execs proceed."""
+    import os
+    import signal
+    import sys
+
+    policy = _policy(tmp_path)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2] / "src"))
+    env["MAMORI_DATA_DIR"] = str(tmp_path / "data")
+    args = [sys.executable, "-m", "mamori", "sensor", "--source", "fanotify", "--no-connect"]
+    args += ["--detector", "none", "--output", f"file:{tmp_path / 'a.jsonl'}"]
+    args += ["--drift-policy", str(policy), "--block"]
+    cid = box.start()
+    box.sh(cid, "mkdir /tmp/k && cp /bin/true /tmp/k/true")
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        rc = 0
+        while time.monotonic() < deadline:  # until the sensor has marked the container
+            rc, _ = box.sh(cid, "/tmp/k/true")
+            if rc == 126:
+                break
+            time.sleep(0.3)
+        assert rc == 126
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        assert box.sh(cid, "/tmp/k/true && echo ran") == (0, "ran\n")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
