@@ -24,6 +24,7 @@ from mamori.sensor.mounts import MOUNTINFO, MountWatcher, RootfsMount
 from mamori.sensor.pipeline import EventSink, Pipeline
 from mamori.sensor.probe import AUTO, ProbeResult, probe
 from mamori.sensor.proctree import ProcTree
+from mamori.sensor.records import ExecRecord
 from mamori.sensor.sources import procfs
 from mamori.sensor.sources.base import ExecSource, SourceUnavailable
 from mamori.sensor.sources.connect import ConnectSource
@@ -57,6 +58,10 @@ class SensorOptions:
     drift_state_file: Path | None = None  # policy + hit counters for the web UI's policy page
     cloud: tuple[str, str] | None = None  # (provider, account) for cloud-scoped rules
     drift_delay_s: float = 0.0  # test hook: stall every decision (watchdog scenario)
+
+
+def _not_drift(record: ExecRecord) -> bool:
+    return record.drift is not None and not record.drift.verdict.verdict.is_drift
 
 
 class Sensor:
@@ -117,9 +122,12 @@ class Sensor:
         if o.connect:
             self._open_connect(sources)
         self.parts = parts_for(self._needed_fields())
+        drift_only = self._drift_only()
         for source in sources:
             if hasattr(source, "parts"):
                 source.parts = self.parts
+            if hasattr(source, "lazy_proc"):
+                source.lazy_proc = drift_only
         self.pipeline = Pipeline(
             sources,
             self.enricher,
@@ -128,9 +136,17 @@ class Sensor:
             self.stats,
             housekeeping=self._housekeeping,
             event_sinks=self.event_sinks,
+            skip=_not_drift if drift_only else None,
         )
         self.pipeline.start()
         log.info("sensor started: %s", self.status()["sources"])
+
+    def _drift_only(self) -> bool:
+        """Drift is the only detector and nothing records events: image execs need no /proc
+        snapshot and no enrichment."""
+        if self.drift is None or self.event_sinks:
+            return False
+        return all(isinstance(d, DriftDetector) for d in self.detectors)
 
     def _needed_fields(self) -> frozenset[str] | None:
         """The fields the detectors read; None (everything) when a detector does not say, or

@@ -29,7 +29,7 @@ from typing import Literal, Protocol
 from mamori.sensor.drift import SensorDrift, volume_dirs
 from mamori.sensor.identity.cgroup import container_from_cgroup
 from mamori.sensor.mounts import RootfsMount
-from mamori.sensor.records import ExecRecord
+from mamori.sensor.records import ExecRecord, ProcSnapshot
 from mamori.sensor.sources.base import SourceUnavailable
 from mamori.sensor.sources.procfs import ALL_PARTS, read_snapshot
 
@@ -183,6 +183,8 @@ class FanotifySource:
         self.ignore_marks = 0
         self.ignore_mark_errors = 0
         self.by_cid: dict[str, RootfsMount] = {}
+        # Drift is the only consumer: image execs skip the /proc snapshot (set by the sensor).
+        self.lazy_proc = False
         self.proc = proc
         self.parts = ALL_PARTS  # optional /proc reads (the sensor narrows it to the rules' needs)
         self.group: FanotifyGroup | None = None
@@ -342,22 +344,30 @@ class FanotifySource:
             path = os.readlink(f"/proc/self/fd/{fd}")
             marked = self.by_dev.get(st.st_dev)
             cid = self._container(st.st_dev)
-            # The container is known from the device: skip the cgroup read (hot path). Volume
-            # execs (another device) are named by the cgroup. Read before answering (design 3.3).
-            snap = read_snapshot(pid, self.proc, cgroup=cid is None, parts=self.parts)
             mount = marked.mount if marked is not None else None
-            if cid is None and snap.cgroup and self.drift is not None:
+            dd = None
+            if self.drift is not None and marked is not None:
+                if st.st_dev not in self.drift.volumes_marked:
+                    self._mark_volumes(st.st_dev, pid)
+                dd = self.drift.decide(fd, st, path, mount, cid)
+            if dd is not None and self.lazy_proc and not dd.verdict.verdict.is_drift:
+                snap = ProcSnapshot(pid)  # drift only: an image exec needs no /proc facts
+            else:
+                # The container is known from the device: skip the cgroup read (hot path).
+                # Volume execs (another device) are named by the cgroup. Read before
+                # answering (design 3.3).
+                snap = read_snapshot(pid, self.proc, cgroup=cid is None, parts=self.parts)
+            if dd is None and cid is None and snap.cgroup and self.drift is not None:
                 found = container_from_cgroup(snap.cgroup)
                 cid = found.container_id if found else None
                 mount = self.by_cid.get(cid) if cid else None
+                if mount is not None:
+                    dd = self.drift.decide(fd, st, path, mount, cid)
             record = ExecRecord(
                 time.time_ns(), pid, path, self.name, snap, cid, st.st_dev, st.st_ino,
                 ctime_ns=st.st_ctime_ns, mtime_ns=st.st_mtime_ns,
             )  # fmt: skip
-            if self.drift is not None and mount is not None:
-                if marked is not None and st.st_dev not in self.drift.volumes_marked:
-                    self._mark_volumes(st.st_dev, pid)
-                dd = self.drift.decide(fd, st, path, mount, cid)
+            if self.drift is not None and dd is not None:
                 allow = dd.allow
                 if perm:
                     answered = self._answer(group, fd, allow)
