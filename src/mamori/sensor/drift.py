@@ -25,6 +25,7 @@ _SKIP_FSTYPES = frozenset(
     ("proc", "sysfs", "cgroup", "cgroup2", "mqueue", "devpts", "securityfs", "debugfs", "bpf")
 )
 _SKIP_PREFIXES = ("/proc", "/sys")
+EXEC_COUNT_KEYS = 4096
 
 
 def exe_flags(st: os.stat_result, upper: bool, lower: bool, memfd: bool) -> dict[str, bool]:
@@ -43,6 +44,9 @@ class SensorDrift:
     layers: dict[int, Layers] = field(default_factory=dict)
     volumes_marked: set[int] = field(default_factory=set)  # rootfs devs whose volumes are marked
     volume_marks: int = 0
+    # Decisions per (container, exec'd path), bounded: lets a benchmark or an operator check
+    # that every exec of one container was decided, whatever runs in others.
+    exec_counts: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def layers_for(self, mount: RootfsMount | None) -> Layers | None:
         if mount is None:
@@ -85,7 +89,14 @@ class SensorDrift:
         self, fd: int, st: os.stat_result, path: str, mount: RootfsMount | None, cid: str | None
     ) -> DriftDecision:
         layers = self.layers_for(mount)
+        key = (cid[:12] if cid else "", path)
+        if key in self.exec_counts or len(self.exec_counts) < EXEC_COUNT_KEYS:
+            self.exec_counts[key] = self.exec_counts.get(key, 0) + 1
         return self.judge.judge(fd, st, path, layers, lambda: self.context(cid))
+
+    def top_execs(self, n: int = 50) -> list[dict[str, object]]:
+        top = sorted(self.exec_counts.items(), key=lambda kv: -kv[1])[:n]
+        return [{"container": c, "path": p, "decisions": k} for (c, p), k in top]
 
     def complete(
         self, dd: DriftDecision, fd: int, st: os.stat_result, mount: RootfsMount | None

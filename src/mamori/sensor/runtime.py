@@ -218,6 +218,7 @@ class Sensor:
             failed_open=fan.failed_open if fan else 0,
             ignore_marks=fan.ignore_marks if fan else 0,
             volume_marks=self.drift.volume_marks,
+            top_execs=self.drift.top_execs(),
         )
         return state
 
