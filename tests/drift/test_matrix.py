@@ -351,3 +351,40 @@ def test_s23_killed_sensor_leaves_execs_allowed(box: Box, tmp_path: Path) -> Non
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+def test_s23_stopped_sensor_is_killed_by_the_guard(box: Box, tmp_path: Path) -> None:
+    """SIGSTOP holds every exec; the guard SIGKILLs the silent sensor and execs proceed."""
+    import os
+    import signal
+    import sys
+
+    policy = _policy(tmp_path)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2] / "src"))
+    env["MAMORI_DATA_DIR"] = str(tmp_path / "data")
+    args = [sys.executable, "-m", "mamori", "sensor", "--source", "fanotify", "--no-connect"]
+    args += ["--detector", "none", "--output", f"file:{tmp_path / 'a.jsonl'}"]
+    args += ["--drift-policy", str(policy), "--block"]
+    cid = box.start()
+    box.sh(cid, "mkdir /tmp/k && cp /bin/true /tmp/k/true")
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        rc = 0
+        while time.monotonic() < deadline:
+            rc, _ = box.sh(cid, "/tmp/k/true")
+            if rc == 126:
+                break
+            time.sleep(0.3)
+        assert rc == 126
+        proc.send_signal(signal.SIGSTOP)
+        t0 = time.monotonic()
+        rc, out = box.sh(cid, "/tmp/k/true && echo ran", timeout=20)
+        took = time.monotonic() - t0
+        assert (rc, out) == (0, "ran\n")
+        assert took < 5.0  # guard: 1 s of silence, then SIGKILL (design: <= 1.2 s)
+        assert proc.wait(10) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
