@@ -18,6 +18,7 @@ import pytest
 from mamori.core.findings import Alert
 from mamori.core.plugins import Detector
 from mamori.sensor.runtime import Sensor, SensorOptions
+from tests.conftest import unavailable
 from tests.sensor.conftest import RUN_ID, docker
 from tests.sensor.conftest import dockerd as dockerd
 from tests.sensor.conftest import root as root
@@ -81,6 +82,58 @@ class Box:
     def cleanup(self) -> None:
         if self.ids:
             docker("rm", "-f", *self.ids, check=False)
+
+
+PROGS = Path(__file__).parent / "progs"
+
+
+@pytest.fixture(scope="session")
+def drifttool(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The static test launcher (gcc -static; CI installs gcc libc6-dev)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("gcc") is None:
+        unavailable("gcc not installed (apt-get install -y gcc libc6-dev)")
+    out = tmp_path_factory.mktemp("progs") / "drifttool"
+    proc = subprocess.run(
+        ["gcc", "-static", "-O2", "-o", str(out), str(PROGS / "drifttool.c")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        unavailable(f"cannot build drifttool: {proc.stderr[-400:]}")
+    return out
+
+
+LAYERED = """\
+FROM {base}
+RUN mkdir -p /opt/t && cp /bin/busybox /opt/t/true
+RUN rm /bin/true && rm -rf /opt/t && mkdir /opt/t
+"""
+
+
+@pytest.fixture(scope="session")
+def layered_image(test_image: str) -> Iterator[str]:
+    """The test image plus a layer with a whiteout (/bin/true) and an opaque dir (/opt/t)."""
+    import hashlib
+    import os
+    import subprocess
+
+    text = LAYERED.format(base=test_image)
+    name = f"local/mamori-test-layered:{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+    made = False
+    if not docker("images", "-q", name):
+        proc = subprocess.run(
+            ["docker", "build", "--network", "none", "-t", name, "-"],
+            input=text, capture_output=True, text=True, timeout=300, check=False,
+            env=dict(os.environ, DOCKER_BUILDKIT="0"),
+        )  # fmt: skip
+        if proc.returncode != 0:
+            unavailable(f"docker build (legacy builder) failed: {proc.stderr[-400:]}")
+        made = True
+    yield name
+    if made:
+        docker("rmi", "-f", name, check=False)
 
 
 @pytest.fixture

@@ -388,3 +388,66 @@ def test_s23_stopped_sensor_is_killed_by_the_guard(box: Box, tmp_path: Path) -> 
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+def _tool(cid: str, tool: Path) -> None:
+    docker("cp", str(tool), f"{cid}:/drifttool")
+
+
+# The launcher is itself drift (docker cp): allow-listed by path, everything else blocked.
+TOOL_POLICY = """\
+rules:
+  - name: test-tools
+    action: block
+    allow_processes: [{path: /drifttool}]
+default_rule: {action: block}
+"""
+
+
+def test_s12_deleted_file_exec(block: Any, box: Box, drifttool: Path) -> None:
+    with block(TOOL_POLICY) as run:
+        cid = box.start()
+        _tool(cid, drifttool)
+        rc, out = box.sh(
+            cid, "mkdir /tmp/d && cp /bin/true /tmp/d/true && /drifttool del /tmp/d/true"
+        )
+        assert (rc, out) == (1, "errno=1\n")
+        d = _decision(run, "/tmp/d/true")
+        assert (d["mamori.drift.verdict"], d["mamori.drift.action_taken"]) == (
+            "drift-deleted",
+            "blocked",
+        )
+        assert d["mamori.drift.sha256"] == hashlib.sha256(BUSYBOX.read_bytes()).hexdigest()
+
+
+def test_s19_eperm_exactly(block: Any, box: Box, drifttool: Path) -> None:
+    with block(TOOL_POLICY):
+        cid = box.start()
+        _tool(cid, drifttool)
+        script = "mkdir /tmp/d && cp /bin/true /tmp/d/true && /drifttool try /tmp/d/true"
+        assert box.sh(cid, script) == (1, "errno=1\n")
+
+
+def test_s11_memfd_is_invisible_to_fanotify(block: Any, box: Box, drifttool: Path) -> None:
+    """No eBPF observer in this version: a memfd exec runs and fanotify never sees it (design
+    1.1). This pins the gap; the verdict code's memfd branch is unit-tested."""
+    with block(TOOL_POLICY) as run:
+        cid = box.start()
+        _tool(cid, drifttool)
+        assert box.sh(cid, "/drifttool memfd /bin/true && echo ran") == (0, "ran\n")
+        run.settle()
+        seen = {e.extra.get("mamori.drift.path") for e in run.events.events}
+        assert not any(p and p.startswith("/memfd:") for p in seen)
+        assert "/drifttool" in seen  # the launcher itself: drift-new, allow-listed
+
+
+def test_s21_whiteout_and_opaque_dir(block: Any, box: Box, layered_image: str) -> None:
+    with block() as run:
+        box.image = layered_image
+        cid = box.start()
+        rc, out = box.sh(cid, "cp /bin/busybox /bin/true && /bin/true")
+        assert rc == 126, out
+        assert _decision(run, "/bin/true")["mamori.drift.verdict"] == "drift-new"
+        rc, out = box.sh(cid, "cp /bin/busybox /opt/t/true && /opt/t/true")
+        assert rc == 126, out
+        assert _decision(run, "/opt/t/true")["mamori.drift.verdict"] == "drift-new"
