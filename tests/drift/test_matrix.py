@@ -145,7 +145,7 @@ def test_s09_tmpfs_volume(block: Any, box: Box) -> None:
             "drift-volume",
             "blocked",
         )
-        assert run.drift_alerts("/scratch/true")[0].fields["container.id"] == cid
+        assert run.drift_alerts("/scratch/true")[0].fields["container.full_id"] == cid
 
 
 def test_s10_bind_volume(block: Any, box: Box, tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ def test_seed_kube_system_alerts_once(drift_sensor: Any, box: Box) -> None:
         assert a.fields["drift.rule"] == "alert-on-kube-system"
         assert a.fields["proc.exepath"] == "/bin/echod"
         assert a.fields["k8s.ns.name"] == "kube-system"
-        assert a.fields["container.id"] == cid
+        assert a.fields["container.full_id"] == cid
         assert len(a.fields["proc.sha256"]) == 64
         assert a.mitre is not None
         assert a.mitre.tactic == "Execution"

@@ -251,7 +251,8 @@ def drift_alert(event: Event) -> Alert:
         "proc.ppid": p.ppid if p else None,
         "user.name": p.user if p else None,
         "user.uid": p.uid if p else None,
-        "container.id": c.id if c else None,
+        "container.id": c.short_id if c else None,  # Falco's 12 characters
+        "container.full_id": c.id if c else None,
         "container.name": c.name if c else None,
         "container.image": c.image if c else None,
         "container.image.digest": c.image_digest if c else None,
