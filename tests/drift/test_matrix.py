@@ -290,6 +290,8 @@ def test_s22_handler_stall_fails_open(block: Any, box: Box) -> None:
         d = _decision(run, "/tmp/slow/true")
         assert d["mamori.drift.action_taken"] == "failed_open"
         assert run.sensor.probe.fanotify().failed_open >= 1  # type: ignore[union-attr]
+        hits = run.sensor.policy.counters.as_dict()["default-binary-drift"]  # type: ignore[union-attr]
+        assert (hits["failed_open"], hits["blocked"]) == (1, 0)
 
 
 def test_s26_sensor_after_containers(block: Any, box: Box) -> None:

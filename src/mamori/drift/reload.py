@@ -46,7 +46,9 @@ class HitCounters:
     def hit(self, rule: str, outcome: str) -> None:
         with self._lock:
             c = self.rules.setdefault(rule, RuleCounters())
-            if outcome != "shadow":
+            if outcome == "failed_open":
+                c.blocked -= 1  # counted as blocked when decided; the watchdog allowed it
+            elif outcome != "shadow":
                 c.matched += 1
             setattr(c, outcome, getattr(c, outcome) + 1)
             c.last_hit = datetime.now(UTC).isoformat(timespec="seconds")

@@ -316,8 +316,10 @@ class FanotifySource:
             # Every event of this read starts its budget now, not when its turn comes.
             deadline = time.monotonic() + self.budget_s
             with self._pending_lock:
-                for off in range(0, len(buf) - METADATA.size + 1, METADATA.size):
-                    _, _, _, _, mask, fd, _ = METADATA.unpack_from(buf, off)
+                off = 0
+                while off + METADATA.size <= len(buf):
+                    event_len, _, _, _, mask, fd, _ = METADATA.unpack_from(buf, off)
+                    off += event_len or METADATA.size
                     if fd >= 0 and mask & FAN_OPEN_EXEC_PERM:
                         self._pending[fd] = deadline
         offset = 0
@@ -371,9 +373,9 @@ class FanotifySource:
                 allow = dd.allow
                 if perm:
                     answered = self._answer(group, fd, allow)
-                if not answered:  # the watchdog allowed it meanwhile
+                if not answered and not allow:  # the watchdog allowed a block meanwhile
                     self.drift.judge.failed_open(dd)
-                    dd = replace(dd, action_taken="failed_open") if not allow else dd
+                    dd = replace(dd, action_taken="failed_open")
                 answered = True
                 if dd.ignore_mark and self.drift.ignore_marks:
                     if group.ignore_inode(fd):
