@@ -73,6 +73,9 @@ def test_s02_s19_copy_of_image_binary_blocked(block: Any, box: Box) -> None:
         alert = run.drift_alerts("/tmp/d/true")[0]
         assert alert.rule == "Blocked binary drift executing in the container"
         assert alert.fields["proc.sha256"] == hashlib.sha256(BUSYBOX.read_bytes()).hexdigest()
+        # Block mode reads /proc before answering: the caller's argv and its parent are there.
+        assert "/tmp/d/true" in alert.fields["proc.cmdline"]
+        assert alert.fields["proc.pcmdline"]
         # the container's other work continues
         assert box.sh(cid, "/bin/true && echo alive") == (0, "alive\n")
 

@@ -30,6 +30,16 @@ def test_seed_kube_system_alerts_once(drift_sensor: Any, box: Box) -> None:
         assert a.fields["k8s.ns.name"] == "kube-system"
         assert a.fields["container.full_id"] == cid
         assert len(a.fields["proc.sha256"]) == 64
+        # The alert's context (design 2.5): process, parent, user, container, image, node.
+        # Detect mode races the exec: argv when /proc still had it, else the file's name.
+        assert a.fields["proc.cmdline"].startswith(("echod", "sh -c cp /bin/echo"))
+        assert a.fields["user.name"] == "root"
+        assert a.fields["container.name"]
+        assert a.fields["container.image"] == box.image
+        assert a.fields["container.image.digest"]
+        assert a.fields["k8s.pod.name"] == "kp"
+        assert (a.node, a.cluster) == (a.fields["node"], "test-cluster")
+        assert a.fields["drift.policy_revision"].startswith("sha256:")
         assert a.mitre is not None
         assert a.mitre.tactic == "Execution"
 

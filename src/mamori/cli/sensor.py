@@ -172,6 +172,9 @@ def run(
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
+    holder = sensor.policy
+    if holder is not None:  # SIGHUP: reload the drift policy now (it is also watched)
+        signal.signal(signal.SIGHUP, lambda *_: holder.check(force=True))
     try:
         done.wait(duration)
     finally:

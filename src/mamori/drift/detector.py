@@ -44,6 +44,7 @@ class DriftDecision:
     revision: str
     block_unavailable_reason: str | None = None
     decide_us: int = 0
+    parent_cmdline: str | None = None  # read before answering (the parent may exit soon)
 
     @property
     def allow(self) -> bool:
@@ -79,6 +80,8 @@ class DriftDecision:
             out[PREFIX + "shadow"] = [{"rule": r, "would_action": a} for r, a in d.shadow]
         if self.block_unavailable_reason:
             out[PREFIX + "block_unavailable_reason"] = self.block_unavailable_reason
+        if self.parent_cmdline is not None:
+            out[PREFIX + "parent_cmdline"] = self.parent_cmdline
         return out
 
 
@@ -248,7 +251,7 @@ def drift_alert(event: Event) -> Alert:
         "proc.cmdline": _cmdline(p),
         "proc.pid": p.pid if p else None,
         "proc.pname": p.pname if p else None,
-        "proc.pcmdline": _cmdline(parent),
+        "proc.pcmdline": x.get(PREFIX + "parent_cmdline") or _cmdline(parent),
         "proc.ppid": p.ppid if p else None,
         "user.name": p.user if p else None,
         "user.uid": p.uid if p else None,

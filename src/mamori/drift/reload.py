@@ -91,10 +91,10 @@ class PolicyHolder:
             return None
         return (st.st_ino, st.st_size, st.st_mtime_ns)
 
-    def check(self) -> bool:
-        """Reload if the file changed; True when a new policy is now in force."""
+    def check(self, force: bool = False) -> bool:
+        """Reload if the file changed (or ``force``: SIGHUP); True when it parsed."""
         ident = self._stat()
-        if self.path is None or ident is None or ident == self._identity:
+        if self.path is None or ident is None or (ident == self._identity and not force):
             return False
         self._identity = ident
         policy, diags = load_policy(self.path)

@@ -31,7 +31,7 @@ from mamori.sensor.identity.cgroup import container_from_cgroup
 from mamori.sensor.mounts import RootfsMount
 from mamori.sensor.records import ExecRecord, ProcSnapshot
 from mamori.sensor.sources.base import SourceUnavailable
-from mamori.sensor.sources.procfs import ALL_PARTS, read_snapshot
+from mamori.sensor.sources.procfs import ALL_PARTS, read_file, read_snapshot, split_cmdline
 
 log = logging.getLogger(__name__)
 
@@ -369,6 +369,9 @@ class FanotifySource:
                 time.time_ns(), pid, path, self.name, snap, cid, st.st_dev, st.st_ino,
                 ctime_ns=st.st_ctime_ns, mtime_ns=st.st_mtime_ns,
             )  # fmt: skip
+            if dd is not None and dd.verdict.verdict.is_drift and snap.ppid:
+                parent = read_file(f"{self.proc}/{snap.ppid}/cmdline")
+                dd = replace(dd, parent_cmdline=" ".join(split_cmdline(parent or b"")) or None)
             if self.drift is not None and dd is not None:
                 allow = dd.allow
                 if perm:
