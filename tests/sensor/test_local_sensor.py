@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +20,7 @@ from tests.sensor.conftest import Containers, exec_with_tty
 from tests.sensor.test_server_restart import _env
 
 RULE = "mamori terminal shell in container"
+DRIFT_RULE = "A drift binary detected executing in the container"
 
 
 def test_no_runtime_socket_means_off_with_a_reason(tmp_path: Path) -> None:
@@ -44,6 +46,21 @@ def _shell_alerts(db: Path, cid: str) -> list[dict[str, object]]:
         json.loads(f)
         for r, f in rows
         if r == RULE and json.loads(f).get("container.id") == cid[:12]
+    ]
+
+
+def _drift_alerts(db: Path, cid: str) -> list[dict[str, Any]]:
+    if not db.exists():
+        return []
+    con = sqlite3.connect(db, timeout=10)
+    try:
+        rows = con.execute("SELECT rule, fields FROM alerts").fetchall()
+    finally:
+        con.close()
+    return [
+        json.loads(f)
+        for r, f in rows
+        if r == DRIFT_RULE and json.loads(f).get("container.full_id") == cid
     ]
 
 
@@ -80,6 +97,20 @@ def test_up_runs_a_local_sensor_into_the_store(containers: Containers, tmp_path:
         got = _shell_alerts(db, cid)
         assert len(got) == 1
         assert got[0]["proc.name"] == "sh"
+        # Drift with the shipped default policy (catch-all alert) and the policy page's file.
+        script = "mkdir /tmp/d && cp /bin/true /tmp/d/true && /tmp/d/true"
+        subprocess.run(["docker", "exec", cid, "sh", "-c", script], timeout=30, check=True)
+        state_file = tmp_path / "data" / "drift-state.json"
+        deadline = time.monotonic() + 20
+        while not _drift_alerts(db, cid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        drift = _drift_alerts(db, cid)
+        assert [d["drift.rule"] for d in drift] == ["default-binary-drift"]
+        while not state_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        state = json.loads(state_file.read_text())
+        names = [r["name"] for r in state["rules"]]
+        assert names == ["alert-on-kube-system", "default-binary-drift"]
     finally:
         server.send_signal(signal.SIGTERM)
         try:

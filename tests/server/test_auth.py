@@ -104,6 +104,7 @@ UI = [
     ("GET", "/findings/{finding_id}", "/findings/finding-00001"),
     ("GET", "/recommendations", "/recommendations"),
     ("GET", "/vulnerabilities", "/vulnerabilities"),
+    ("GET", "/drift/policy", "/drift/policy"),
     ("POST", "/findings/{finding_id}/triage", "/findings/finding-00001/triage"),
     ("POST", "/logout", "/logout"),
 ]

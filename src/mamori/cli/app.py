@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "user": ("mamori.cli.accounts", "user_app"),
     "db": ("mamori.cli.system", "db_app"),
     "config": ("mamori.cli.system", "config_app"),
+    "drift": ("mamori.cli.drift", "app"),
     "vulndb": ("mamori.cli.scan_vulns", "vulndb_app"),
 }
 

@@ -15,8 +15,10 @@ import typer
 from mamori.cli.common import err_console, settings
 from mamori.core.errors import ConfigError
 from mamori.core.plugins import AlertSink, Detector
+from mamori.drift.policy import load_policy
 from mamori.rules.ruleset import RuleMatching
 from mamori.sensor.detectors import ExecLog
+from mamori.sensor.guard import Guard
 from mamori.sensor.recorder import EventRecorder
 from mamori.sensor.rules_detector import DEFAULT_RULES, RulesDetector, load_rules
 from mamori.sensor.runtime import Sensor, SensorOptions
@@ -51,6 +53,12 @@ def _detectors(
     if name == "none":
         return []
     raise ConfigError(f"unknown --detector {name!r} (rules, exec-log, none)")
+
+
+def load_policy_or_fail(path: Path) -> None:
+    policy, diags = load_policy(path)
+    if policy is None:
+        raise ConfigError("invalid drift policy: " + "; ".join(map(str, diags)))
 
 
 def run(
@@ -95,6 +103,30 @@ def run(
     connect: Annotated[
         bool, typer.Option(help="outbound TCP connect events (tracefs), when available")
     ] = True,
+    drift: Annotated[
+        bool, typer.Option(help="binary drift detection (default policy unless --drift-policy)")
+    ] = True,
+    drift_policy: Annotated[
+        Path | None,
+        typer.Option(help="drift policy YAML; reloaded on change (mamori drift default-policy)"),
+    ] = None,
+    block: Annotated[
+        bool,
+        typer.Option(help="answer execs the drift policy blocks with EPERM (permission events)"),
+    ] = False,
+    ignore_marks: Annotated[
+        bool | None,
+        typer.Option(
+            help="kernel-side skip of verified image binaries (default: on with --detector none)"
+        ),
+    ] = None,
+    guard_process: Annotated[
+        bool, typer.Option(help="block mode: a guard process kills a stopped sensor")
+    ] = True,
+    drift_state: Annotated[
+        Path | None,
+        typer.Option(help="policy + hit counters file (default: DATA_DIR/drift-state.json)"),
+    ] = None,
 ) -> None:
     """Run the runtime sensor: exec and connect events, enriched, through the rules.
 
@@ -109,22 +141,45 @@ def run(
     # Invalid rules: exit 2 before anything starts.
     detectors = _detectors(detector, rules, all_execs, rule_matching)
     stats = SensorStats()
+    if block and not drift:
+        raise ConfigError("--block needs drift detection (drop --no-drift)")
+    if drift_policy is not None:
+        load_policy_or_fail(drift_policy)  # invalid policy: exit 2 before anything starts
+    # Block mode: a stopped sensor would hold execs forever; the guard (forked before any
+    # thread exists: the server sink starts one) SIGKILLs it after 1 s without a heartbeat.
+    guard = Guard() if block and guard_process else None
+    if guard is not None:
+        guard.start()
     sink = _sink(output, token_file, spool_dir or s.data_dir / "spool", stats)
     recorders = [EventRecorder.file(record)] if record is not None else []
     options = SensorOptions(
-        sources=tuple(source or ["auto"]), cluster=s.cluster_name, connect=connect
+        sources=tuple(source or ["auto"]),
+        cluster=s.cluster_name,
+        connect=connect,
+        mode="block" if block else "detect",
+        drift=drift,
+        drift_policy=drift_policy,
+        ignore_marks=(detector == "none") if ignore_marks is None else ignore_marks,
+        drift_state_file=drift_state or s.data_dir / "drift-state.json",
     )
     sensor = Sensor(options, detectors, [sink], stats=stats, event_sinks=recorders)
     try:
         sensor.start()
     except SourceUnavailable as exc:
+        if guard is not None:
+            guard.stop()
         raise ConfigError(str(exc)) from None
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
+    holder = sensor.policy
+    if holder is not None:  # SIGHUP: reload the drift policy now (it is also watched)
+        signal.signal(signal.SIGHUP, lambda *_: holder.check(force=True))
     try:
         done.wait(duration)
     finally:
         sensor.wait_idle(5)
         sensor.stop()
+        if guard is not None:
+            guard.stop()
         err_console.print(json.dumps(sensor.status()), highlight=False, soft_wrap=True)

@@ -74,7 +74,9 @@ def _local_sensor(s: Settings, enabled: bool) -> tuple[Sensor, Database] | None:
     from mamori.sensor.local import start_local_sensor
 
     sensor_db = open_db(s)
-    started, status = start_local_sensor(sensor_db, s.cluster_name)
+    started, status = start_local_sensor(
+        sensor_db, s.cluster_name, drift_state=s.data_dir / "drift-state.json"
+    )
     err_console.print(f"local sensor {status}", highlight=False, soft_wrap=True)
     if started is None:
         sensor_db.close()

@@ -115,19 +115,25 @@ class Enricher:
         if cid:
             container = meta.container if meta else ContainerInfo(id=cid, runtime=runtime)
             k8s = meta.k8s if meta else None
+        result = None if connect else "SUCCESS"
+        extra = self._extra.get(rec.source) or self._source_extra(rec.source)
+        if rec.drift is not None:
+            extra = MappingProxyType({**extra, **rec.drift.extra()})
+            if rec.drift.action_taken == "blocked":
+                result = "EPERM"  # Falco's evt.res of a denied exec
         return Event(
             kind=EventKind.NETWORK_CONNECT if connect else EventKind.PROCESS_EXEC,
             time_ns=rec.time_ns,
             syscall="connect" if connect else "execve",
             # A connect is seen at SYN_SENT, before the syscall returns: its result is unknown.
-            result=None if connect else "SUCCESS",
+            result=result,
             node=self.node,
             cluster=self.cluster,
             process=process,
             container=container,
             k8s=k8s,
             network=rec.network,
-            extra=self._extra.get(rec.source) or self._source_extra(rec.source),
+            extra=extra,
         )
 
     def _source_extra(self, source: str) -> MappingProxyType[str, Any]:
@@ -145,6 +151,8 @@ class Enricher:
         snap = rec.proc
         if rec.network is not None:
             return True
+        if rec.drift is not None and rec.drift.action_taken == "blocked":
+            return True  # denied: the new program never ran; the caller's argv is the story
         return bool(snap.args) and (
             snap.exe == rec.path or snap.comm == os.path.basename(rec.path)[:COMM_LEN]
         )
@@ -218,4 +226,8 @@ class Enricher:
             user=self.users.name(uid, cid, rootfs) if uid is not None else None,
             loginuid=snap.loginuid,
             vpid=snap.vpid,
+            exe_flags=rec.exe_flags or MappingProxyType({}),
+            exe_ino=rec.ino if rec.network is None else None,
+            exe_ino_ctime_ns=rec.ctime_ns,
+            exe_ino_mtime_ns=rec.mtime_ns,
         )

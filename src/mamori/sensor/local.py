@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable
+from pathlib import Path
 
 from mamori.core.findings import Alert
 from mamori.sensor.identity.docker import DEFAULT_SOCKET
@@ -44,13 +45,23 @@ def why_not(docker_socket: str = DEFAULT_SOCKET) -> str | None:
 
 
 def start_local_sensor(
-    db: Database, cluster: str | None = None, docker_socket: str = DEFAULT_SOCKET
+    db: Database,
+    cluster: str | None = None,
+    docker_socket: str = DEFAULT_SOCKET,
+    drift_state: Path | None = None,
 ) -> tuple[Sensor | None, str]:
     """A started sensor and "on: ...", or None and "off: <reason>"; never raises."""
     reason = why_not(docker_socket)
     if reason is not None:
         return None, f"off: {reason}"
-    options = SensorOptions(sources=("fanotify",), cluster=cluster, docker_socket=docker_socket)
+    # Drift with the shipped default policy; the policy page reads ``drift_state``.
+    options = SensorOptions(
+        sources=("fanotify",),
+        cluster=cluster,
+        docker_socket=docker_socket,
+        drift=True,
+        drift_state_file=drift_state,
+    )
     try:
         detector = RulesDetector(load_rules([DEFAULT_RULES]))
         sensor = Sensor(options, [detector], [StoreSink(db)])
@@ -63,5 +74,6 @@ def start_local_sensor(
     fan = sensor.status()
     return sensor, (
         f"on: fanotify, {fan['marked_containers']} container(s) marked, "
-        f"connect events {sensor.connect_status}, rules {DEFAULT_RULES.name}"
+        f"connect events {sensor.connect_status}, rules {DEFAULT_RULES.name}, "
+        "drift policy default"
     )

@@ -38,6 +38,7 @@ class MountEntry:
     fstype: str
     source: str
     super_options: str
+    mount_options: str = ""  # per-mount options (ro, noexec, ...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,7 @@ def parse_mountinfo(text: str) -> Iterator[MountEntry]:
             fstype=rest[0],
             source=unescape(rest[1]),
             super_options=rest[2],
+            mount_options=fields[5] if len(fields) > 5 else "",
         )
 
 

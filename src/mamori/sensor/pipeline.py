@@ -57,12 +57,17 @@ class Pipeline:
         queue_size: int = QUEUE_SIZE,
         housekeeping: Callable[[], None] | None = None,
         event_sinks: Sequence[EventSink] = (),
+        skip: Callable[[ExecRecord], bool] | None = None,
     ) -> None:
         self.sources = list(sources)
         self.enricher = enricher
         self.detectors = list(detectors)
         self.sinks = list(sinks)
         self.event_sinks = list(event_sinks)
+        # Records no detector can use (drift-only sensors: image execs) are counted, not
+        # enriched: no deferral, no /proc re-reads.
+        self.skip = skip
+        self.skipped = 0
         self.stats = stats or SensorStats()
         self.housekeeping = housekeeping
         self._last_housekeeping = time.monotonic()
@@ -147,6 +152,10 @@ class Pipeline:
         return ready
 
     def _process(self, records: list[ExecRecord], final: bool = False) -> None:
+        if self.skip is not None and records:
+            kept = [r for r in records if not self.skip(r)]
+            self.skipped += len(records) - len(kept)
+            records = kept
         records = self._ready(records, final)
         alerts: list[Alert] = []
         # Events are kept only when something records them (no per-event cost otherwise).

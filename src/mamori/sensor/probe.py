@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from mamori.sensor.drift import SensorDrift
 from mamori.sensor.sources.base import ExecSource, SourceUnavailable
 from mamori.sensor.sources.fanotify import ExecDecider, FanotifySource, Mode
 from mamori.sensor.sources.tracefs import TracefsSource, find_tracefs
@@ -34,9 +35,11 @@ class ProbeResult:
         return None
 
 
-def _make(name: str, mode: Mode, decider: ExecDecider | None, proc: str) -> ExecSource:
+def _make(
+    name: str, mode: Mode, decider: ExecDecider | None, proc: str, drift: SensorDrift | None
+) -> ExecSource:
     if name == "fanotify":
-        return FanotifySource(mode, decider, proc)
+        return FanotifySource(mode, decider, proc, drift)
     if name == "tracefs":
         return TracefsSource(proc)
     raise ValueError(f"unknown source {name!r} (known: {', '.join(KNOWN)})")
@@ -47,6 +50,7 @@ def probe(
     mode: Mode = "detect",
     decider: ExecDecider | None = None,
     proc: str = "/proc",
+    drift: SensorDrift | None = None,
 ) -> ProbeResult:
     """Open the requested sources; ``auto`` = fanotify, else tracefs (eBPF: future)."""
     auto = AUTO in requested
@@ -57,7 +61,7 @@ def probe(
         if auto and active:
             statuses.append(SourceStatus(name, False, _standby(name, active[0].name)))
             continue
-        source = _make(name, mode, decider, proc)
+        source = _make(name, mode, decider, proc, drift)
         try:
             source.open()
         except SourceUnavailable as exc:

@@ -7,9 +7,14 @@ after). Everything else (container metadata, ancestry) is added by the pipeline.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mamori.core.events import NetworkInfo
+
+if TYPE_CHECKING:
+    from mamori.drift.detector import DriftDecision
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,3 +55,9 @@ class ExecRecord:
     dev: int | None = None
     ino: int | None = None
     network: NetworkInfo | None = None
+    # Set by the fanotify source when drift detection runs: the decision made before answering,
+    # and the exe's stat facts Falco's proc.exe_ino* / is_exe_* fields show.
+    drift: DriftDecision | None = None
+    exe_flags: Mapping[str, bool] | None = None
+    ctime_ns: int | None = None
+    mtime_ns: int | None = None

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from mamori.core.plugins import AlertSink, Detector
+from mamori.drift.detector import DriftDetector, DriftJudge
+from mamori.drift.policy import Action
+from mamori.drift.reload import PolicyHolder
+from mamori.sensor.drift import SensorDrift
 from mamori.sensor.enrich import Enricher
 from mamori.sensor.identity.cgroup import container_from_cgroup
 from mamori.sensor.identity.docker import DEFAULT_SOCKET, DockerClient, DockerResolver
@@ -18,6 +24,7 @@ from mamori.sensor.mounts import MOUNTINFO, MountWatcher, RootfsMount
 from mamori.sensor.pipeline import EventSink, Pipeline
 from mamori.sensor.probe import AUTO, ProbeResult, probe
 from mamori.sensor.proctree import ProcTree
+from mamori.sensor.records import ExecRecord
 from mamori.sensor.sources import procfs
 from mamori.sensor.sources.base import ExecSource, SourceUnavailable
 from mamori.sensor.sources.connect import ConnectSource
@@ -40,6 +47,21 @@ class SensorOptions:
     proc: str = "/proc"
     mountinfo: str = MOUNTINFO
     connect: bool = True  # outbound TCP connects (tracefs), when this kernel has them
+    # Binary drift (issue 5): on with a policy file, or with the shipped default policy.
+    drift: bool = False
+    drift_policy: Path | None = None
+    drift_default_action: Action = "alert"
+    # Ignore marks on verified image binaries: their later execs never reach the sensor, so
+    # rules on image execs (a shell in a container) would only see the first one. On only
+    # when nothing but drift needs every exec.
+    ignore_marks: bool = False
+    drift_state_file: Path | None = None  # policy + hit counters for the web UI's policy page
+    cloud: tuple[str, str] | None = None  # (provider, account) for cloud-scoped rules
+    drift_delay_s: float = 0.0  # test hook: stall every decision (watchdog scenario)
+
+
+def _not_drift(record: ExecRecord) -> bool:
+    return record.drift is not None and not record.drift.verdict.verdict.is_drift
 
 
 class Sensor:
@@ -68,6 +90,15 @@ class Sensor:
         self.connect_status = "off (not requested)"
         self.parts = ALL_PARTS
         self.decider = decider
+        self.drift: SensorDrift | None = None
+        self.policy: PolicyHolder | None = None
+        if options.drift:
+            self.policy = PolicyHolder(options.drift_policy, options.drift_default_action)
+            judge = DriftJudge(self.policy, options.mode, delay_s=options.drift_delay_s)
+            self.drift = SensorDrift(
+                judge, self.resolver, options.cluster, options.cloud, options.ignore_marks
+            )
+            self.detectors.append(DriftDetector())
         self.probe: ProbeResult | None = None
         self.watcher: MountWatcher | None = None
         self.pipeline: Pipeline | None = None
@@ -75,7 +106,9 @@ class Sensor:
 
     def start(self) -> None:
         o = self.options
-        self.probe = probe(o.sources, o.mode, self.decider, o.proc)
+        self.probe = probe(o.sources, o.mode, self.decider, o.proc, self.drift)
+        if self.policy is not None:
+            self.policy.start()
         if not self.probe.sources:
             reasons = "; ".join(s.detail for s in self.probe.statuses)
             raise SourceUnavailable(f"no exec source can run here: {reasons}")
@@ -89,9 +122,12 @@ class Sensor:
         if o.connect:
             self._open_connect(sources)
         self.parts = parts_for(self._needed_fields())
+        drift_only = self._drift_only()
         for source in sources:
             if hasattr(source, "parts"):
                 source.parts = self.parts
+            if hasattr(source, "lazy_proc"):
+                source.lazy_proc = drift_only
         self.pipeline = Pipeline(
             sources,
             self.enricher,
@@ -100,9 +136,17 @@ class Sensor:
             self.stats,
             housekeeping=self._housekeeping,
             event_sinks=self.event_sinks,
+            skip=_not_drift if drift_only else None,
         )
         self.pipeline.start()
         log.info("sensor started: %s", self.status()["sources"])
+
+    def _drift_only(self) -> bool:
+        """Drift is the only detector and nothing records events: image execs need no /proc
+        snapshot and no enrichment."""
+        if self.drift is None or self.event_sinks:
+            return False
+        return all(isinstance(d, DriftDetector) for d in self.detectors)
 
     def _needed_fields(self) -> frozenset[str] | None:
         """The fields the detectors read; None (everything) when a detector does not say, or
@@ -152,9 +196,41 @@ class Sensor:
         if now - self._last_prune > PRUNE_S:
             self._last_prune = now
             self.tree.prune()
+        if self.policy is not None and self.options.drift_state_file is not None:
+            self.write_drift_state(self.options.drift_state_file)
         if now - self._last_log > STATS_LOG_S:
             self._last_log = now
             log.info("sensor stats: %s", self.stats.as_dict())
+
+    def drift_status(self) -> dict[str, Any] | None:
+        if self.policy is None or self.drift is None:
+            return None
+        fan = self.probe.fanotify() if self.probe else None
+        judge = self.drift.judge
+        lat = sorted(judge.decide_ns)
+        state = self.policy.state()
+        state.update(
+            mode=self.options.mode,
+            decisions=judge.decisions,
+            drift_verdicts=judge.drift,
+            verdict_p50_us=lat[len(lat) // 2] // 1000 if lat else None,
+            verdict_p99_us=lat[int(len(lat) * 0.99)] // 1000 if lat else None,
+            failed_open=fan.failed_open if fan else 0,
+            ignore_marks=fan.ignore_marks if fan else 0,
+            volume_marks=self.drift.volume_marks,
+            top_execs=self.drift.top_execs(),
+        )
+        return state
+
+    def write_drift_state(self, path: Path) -> None:
+        """Atomically replace the state file (the policy page reads it)."""
+        state = self.drift_status()
+        if state is None:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=1))
+        os.replace(tmp, path)
 
     def status(self) -> dict[str, Any]:
         statuses = self.probe.statuses if self.probe else ()
@@ -165,12 +241,17 @@ class Sensor:
             "marked_containers": len(fan.by_dev) if fan else 0,
             "fanotify_overflows": fan.overflows if fan else 0,
             "stats": self.stats.as_dict(),
+            **({"drift": d} if (d := self.drift_status()) is not None else {}),
         }
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         return self.pipeline.wait_idle(timeout) if self.pipeline else True
 
     def stop(self) -> None:
+        if self.policy is not None:
+            self.policy.stop()
+            if self.options.drift_state_file is not None:
+                self.write_drift_state(self.options.drift_state_file)
         if self.watcher is not None:
             self.watcher.close()
         if self.pipeline is not None:

@@ -23,12 +23,15 @@ import struct
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Literal, Protocol
 
+from mamori.sensor.drift import SensorDrift, volume_dirs
+from mamori.sensor.identity.cgroup import container_from_cgroup
 from mamori.sensor.mounts import RootfsMount
-from mamori.sensor.records import ExecRecord
+from mamori.sensor.records import ExecRecord, ProcSnapshot
 from mamori.sensor.sources.base import SourceUnavailable
-from mamori.sensor.sources.procfs import ALL_PARTS, read_snapshot
+from mamori.sensor.sources.procfs import ALL_PARTS, read_file, read_snapshot, split_cmdline
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +43,10 @@ FAN_UNLIMITED_QUEUE = 0x10
 FAN_UNLIMITED_MARKS = 0x20
 FAN_MARK_ADD = 0x01
 FAN_MARK_REMOVE = 0x02
+FAN_MARK_MOUNT = 0x10
+FAN_MARK_IGNORED_MASK = 0x20
 FAN_MARK_FILESYSTEM = 0x100
+FAN_MARK_EVICTABLE = 0x200
 FAN_OPEN_EXEC = 0x1000
 FAN_Q_OVERFLOW = 0x4000
 FAN_OPEN_EXEC_PERM = 0x40000
@@ -69,9 +75,7 @@ class ExecDecider(Protocol):
     def decide(self, record: ExecRecord, event_fd: int) -> bool: ...
 
 
-# TODO(drift, block mode): a watchdog thread answering FAN_ALLOW for events pending > 150 ms
-# (failed_open + sensor_degraded), and the guard process (heartbeat -> SIGKILL), design 3.3.
-# Detect mode needs neither: notification events never hold an exec.
+WATCHDOG_BUDGET_S = 0.2  # a permission event not answered by then is allowed (fail open)
 
 
 class AllowAll:
@@ -115,6 +119,21 @@ class FanotifyGroup:
             err = ctypes.get_errno()
             raise OSError(err, f"fanotify_mark: {os.strerror(err)}")
 
+    def mark_mount(self, dirfd: int) -> None:
+        if (
+            self.lib.fanotify_mark(self.fd, FAN_MARK_ADD | FAN_MARK_MOUNT, self.mask, dirfd, None)
+            < 0
+        ):
+            err = ctypes.get_errno()
+            raise OSError(err, f"fanotify_mark(mount): {os.strerror(err)}")
+
+    def ignore_inode(self, event_fd: int) -> bool:
+        """Skip this inode's execs until it is modified: no ``FAN_MARK_IGNORED_SURV_MODIFY``,
+        so the kernel clears the ignore mask on the next write; evictable, so it never pins the
+        inode (design 3.2). False when the kernel refuses (< 5.19: no evictable marks)."""
+        flags = FAN_MARK_ADD | FAN_MARK_IGNORED_MASK | FAN_MARK_EVICTABLE
+        return bool(self.lib.fanotify_mark(self.fd, flags, self.mask, event_fd, None) == 0)
+
     def respond(self, event_fd: int, allow: bool) -> None:
         os.write(self.fd, RESPONSE.pack(event_fd, FAN_ALLOW if allow else FAN_DENY))
 
@@ -144,10 +163,28 @@ class FanotifySource:
     name = "fanotify"
 
     def __init__(
-        self, mode: Mode = "detect", decider: ExecDecider | None = None, proc: str = "/proc"
+        self,
+        mode: Mode = "detect",
+        decider: ExecDecider | None = None,
+        proc: str = "/proc",
+        drift: SensorDrift | None = None,
+        budget_s: float = WATCHDOG_BUDGET_S,
     ) -> None:
         self.mode: Mode = mode
         self.decider: ExecDecider = decider or AllowAll()
+        self.drift = drift
+        self.budget_s = budget_s
+        # Permission events not answered yet: event fd -> deadline. The watchdog answers
+        # FAN_ALLOW past the deadline; whoever pops the fd first answers (one answer per fd).
+        self._pending: dict[int, float] = {}
+        self._pending_lock = threading.Lock()
+        self._watchdog: threading.Thread | None = None
+        self.failed_open = 0
+        self.ignore_marks = 0
+        self.ignore_mark_errors = 0
+        self.by_cid: dict[str, RootfsMount] = {}
+        # Drift is the only consumer: image execs skip the /proc snapshot (set by the sensor).
+        self.lazy_proc = False
         self.proc = proc
         self.parts = ALL_PARTS  # optional /proc reads (the sensor narrows it to the rules' needs)
         self.group: FanotifyGroup | None = None
@@ -171,6 +208,40 @@ class FanotifySource:
                 reason = "no permission events (CONFIG_FANOTIFY_ACCESS_PERMISSIONS)"
             raise SourceUnavailable(f"fanotify: {reason}") from exc
         raise_nofile()
+        if self.mode == "block":
+            self._watchdog = threading.Thread(
+                target=self._watch, name="mamori-fanotify-watchdog", daemon=True
+            )
+            self._watchdog.start()
+
+    # -- watchdog (block mode) ------------------------------------------------------------
+
+    def _watch(self) -> None:
+        """Answers FAN_ALLOW for permission events the handler did not decide in time."""
+        while not self._closing.is_set():
+            now = time.monotonic()
+            with self._pending_lock:
+                late = [fd for fd, deadline in self._pending.items() if deadline <= now]
+                for fd in late:
+                    del self._pending[fd]
+                nxt = min(self._pending.values(), default=now + self.budget_s)
+            group = self.group
+            for fd in late:
+                self.failed_open += 1
+                if group is not None:
+                    with contextlib.suppress(OSError):
+                        group.respond(fd, True)
+            if late:
+                log.warning("sensor_degraded: handler_stall, %d exec(s) allowed", len(late))
+            self._closing.wait(max(0.005, min(nxt - time.monotonic(), self.budget_s)))
+
+    def _answer(self, group: FanotifyGroup, fd: int, allow: bool) -> bool:
+        """Answer unless the watchdog already did (then False: the exec was allowed)."""
+        with self._pending_lock:
+            if self._pending.pop(fd, None) is None:
+                return False
+        group.respond(fd, allow)
+        return True
 
     # -- marks (mount watcher thread) -----------------------------------------------------
 
@@ -194,6 +265,8 @@ class FanotifySource:
         with self._lock:
             self.by_dev[mount.dev] = _Marked(mount, dirfd)  # the open fd pins the superblock
             self.recent.pop(mount.dev, None)
+            if mount.container_id:
+                self.by_cid[mount.container_id] = mount
 
     def detach(self, mount: RootfsMount) -> None:
         now = time.monotonic()
@@ -202,6 +275,10 @@ class FanotifySource:
             self.recent = {d: v for d, v in self.recent.items() if now - v[1] < RECENT_S}
             if marked is not None:
                 self.recent[mount.dev] = (mount.container_id, now)
+            if mount.container_id:
+                self.by_cid.pop(mount.container_id, None)
+        if self.drift is not None:
+            self.drift.forget(mount)
         if marked is not None:
             # Closing the pinning fd lets the superblock go; its marks go with it.
             os.close(marked.dirfd)
@@ -235,6 +312,16 @@ class FanotifySource:
             yield from self._parse(group, buf)
 
     def _parse(self, group: FanotifyGroup, buf: bytes) -> Iterator[ExecRecord]:
+        if self.mode == "block":
+            # Every event of this read starts its budget now, not when its turn comes.
+            deadline = time.monotonic() + self.budget_s
+            with self._pending_lock:
+                off = 0
+                while off + METADATA.size <= len(buf):
+                    event_len, _, _, _, mask, fd, _ = METADATA.unpack_from(buf, off)
+                    off += event_len or METADATA.size
+                    if fd >= 0 and mask & FAN_OPEN_EXEC_PERM:
+                        self._pending[fd] = deadline
         offset = 0
         while offset + METADATA.size <= len(buf):
             event_len, vers, _, _, mask, fd, pid = METADATA.unpack_from(buf, offset)
@@ -252,25 +339,88 @@ class FanotifySource:
     def _handle(self, group: FanotifyGroup, fd: int, pid: int, mask: int) -> ExecRecord | None:
         record = None
         allow = True
+        perm = bool(mask & FAN_OPEN_EXEC_PERM)
+        answered = not perm
         try:
             st = os.fstat(fd)
             path = os.readlink(f"/proc/self/fd/{fd}")
+            marked = self.by_dev.get(st.st_dev)
             cid = self._container(st.st_dev)
-            # The container is known from the device: skip the cgroup read (hot path).
-            snap = read_snapshot(pid, self.proc, cgroup=cid is None, parts=self.parts)
+            mount = marked.mount if marked is not None else None
+            dd = None
+            if self.drift is not None and marked is not None:
+                if st.st_dev not in self.drift.volumes_marked:
+                    self._mark_volumes(st.st_dev, pid)
+                dd = self.drift.decide(fd, st, path, mount, cid)
+            if dd is not None and self.lazy_proc and not dd.verdict.verdict.is_drift:
+                snap = ProcSnapshot(pid)  # drift only: an image exec needs no /proc facts
+            else:
+                # The container is known from the device: skip the cgroup read (hot path).
+                # Volume execs (another device) are named by the cgroup. Read before
+                # answering (design 3.3).
+                snap = read_snapshot(pid, self.proc, cgroup=cid is None, parts=self.parts)
+            if dd is None and cid is None and snap.cgroup and self.drift is not None:
+                found = container_from_cgroup(snap.cgroup)
+                cid = found.container_id if found else None
+                mount = self.by_cid.get(cid) if cid else None
+                if mount is not None:
+                    dd = self.drift.decide(fd, st, path, mount, cid)
             record = ExecRecord(
-                time.time_ns(), pid, path, self.name, snap, cid, st.st_dev, st.st_ino
-            )
-            if mask & FAN_OPEN_EXEC_PERM:
+                time.time_ns(), pid, path, self.name, snap, cid, st.st_dev, st.st_ino,
+                ctime_ns=st.st_ctime_ns, mtime_ns=st.st_mtime_ns,
+            )  # fmt: skip
+            if dd is not None and dd.verdict.verdict.is_drift and snap.ppid:
+                parent = read_file(f"{self.proc}/{snap.ppid}/cmdline")
+                dd = replace(dd, parent_cmdline=" ".join(split_cmdline(parent or b"")) or None)
+            if self.drift is not None and dd is not None:
+                allow = dd.allow
+                if perm:
+                    answered = self._answer(group, fd, allow)
+                if not answered and not allow:  # the watchdog allowed a block meanwhile
+                    self.drift.judge.failed_open(dd)
+                    dd = replace(dd, action_taken="failed_open")
+                answered = True
+                if dd.ignore_mark and self.drift.ignore_marks:
+                    if group.ignore_inode(fd):
+                        self.ignore_marks += 1
+                    else:
+                        self.ignore_mark_errors += 1
+                dd = self.drift.complete(dd, fd, st, mount)  # hash after answering
+                record = replace(record, drift=dd, exe_flags=self.drift.flags(dd, st))
+            elif perm:
                 allow = self.decider.decide(record, fd)
         except Exception:
             self.decide_errors += 1  # fail open: an error never blocks an exec
             allow = True
+            if self.decide_errors in (1, 10, 100):
+                log.exception("exec decision failed (allowed)")
         finally:
-            if mask & FAN_OPEN_EXEC_PERM:
-                group.respond(fd, allow)
+            if not answered:
+                with contextlib.suppress(OSError):
+                    self._answer(group, fd, allow)
             os.close(fd)
         return record
+
+    def _mark_volumes(self, dev: int, pid: int) -> None:
+        """On a container's first rootfs exec (its mounts are all set up by then), mark each
+        exec-capable directory mount with a verified FAN_MARK_MOUNT."""
+        if self.drift is None or self.group is None:
+            return
+        self.drift.volumes_marked.add(dev)
+        for path in volume_dirs(pid, self.proc):
+            try:
+                dirfd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            except OSError:
+                continue  # a file bind (/etc/hosts) or gone
+            try:
+                if os.fstat(dirfd).st_dev == dev:
+                    continue  # part of the rootfs overlay (already marked)
+                self.group.mark_mount(dirfd)
+                self.drift.volume_marks += 1
+            except OSError as exc:
+                log.warning("cannot mark volume %s: %s", path, exc)
+            finally:
+                os.close(dirfd)
 
     def _container(self, dev: int) -> str | None:
         marked = self.by_dev.get(dev)

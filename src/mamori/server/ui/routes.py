@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 from mamori.core.errors import AuthError, NotFoundError
 from mamori.core.findings import AlertStatus, FindingKind, FindingStatus
 from mamori.core.severity import Severity, UiSeverity
+from mamori.drift.verdict import EXPLAIN, Verdict
 from mamori.server.auth import SESSION_COOKIE, Caller, authorize, check_csrf, identify
 from mamori.server.schemas import parse_severities
 from mamori.server.ui.chart import build_chart
@@ -266,6 +268,17 @@ def alert_page(request: Request, alert_id: str) -> HTMLResponse:
     except NotFoundError:
         return _not_found(request, caller, f"No alert with id {alert_id}.")
     context = []
+    verdict = alert.fields.get("drift.verdict")
+    drift = None
+    if isinstance(verdict, str) and verdict in Verdict.__members__.values():
+        drift = {
+            "verdict": verdict,
+            "explanation": EXPLAIN[Verdict(verdict)],
+            "action": alert.fields.get("drift.action_taken"),
+            "rule": alert.fields.get("drift.rule"),
+            "relocated_from": alert.fields.get("drift.relocated_from"),
+            "sha256": alert.fields.get("proc.sha256"),
+        }
     for title, keys in CONTEXT_KEYS:
         rows = [(k, alert.fields[k]) for k in keys if alert.fields.get(k) not in (None, "")]
         if rows:
@@ -276,6 +289,7 @@ def alert_page(request: Request, alert_id: str) -> HTMLResponse:
         caller,
         alert=alert,
         context=context,
+        drift=drift,
         statuses=[s.value for s in AlertStatus],
     )
 
@@ -379,3 +393,22 @@ def vulnerabilities_page(request: Request, by: str = "image") -> HTMLResponse:
     by = by if by in ("image", "cve") else "image"
     findings = _db(request).findings.open_of_kind(FindingKind.VULNERABILITY)
     return _render(request, "vulnerabilities.html", caller, by=by, groups=group_by(findings, by))
+
+
+DRIFT_STATE = "drift-state.json"
+
+
+@router.get("/drift/policy", response_class=HTMLResponse)
+def drift_policy_page(request: Request) -> HTMLResponse:
+    """The drift policy in force on this host's sensor, rules in order with hit counters.
+
+    Read from the state file the sensor writes every few seconds (``mamori up``'s local sensor,
+    or ``mamori sensor`` with the same data directory): no table, nothing to migrate.
+    """
+    caller = _caller(request)
+    path = request.app.state.settings.data_dir / DRIFT_STATE
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError):
+        state = None
+    return _render(request, "drift_policy.html", caller, state=state, path=str(path))

@@ -1,0 +1,148 @@
+"""Verdicts on synthetic layers in tmp_path: the lookup (whiteouts, opaque dirs) and the decision
+order (stat proof, size, hash). A real overlay is mounted when running as root."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mamori.drift.verdict import Layers, Verdict, VerdictEngine, lower_lookup, resolve_layer_dirs
+
+
+def _write(path: Path, data: bytes, mode: int = 0o755) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    path.chmod(mode)
+    return path
+
+
+def test_lookup_walks_layers_top_first(tmp_path: Path) -> None:
+    top, bottom = tmp_path / "top", tmp_path / "bottom"
+    _write(bottom / "usr/bin/a", b"A")
+    _write(bottom / "usr/bin/b", b"B")
+    _write(top / "usr/bin/b", b"B2")
+    layers = (str(top), str(bottom))
+    assert lower_lookup(layers, "/usr/bin/a") == str(bottom / "usr/bin/a")
+    assert lower_lookup(layers, "/usr/bin/b") == str(top / "usr/bin/b")
+    assert lower_lookup(layers, "/usr/bin/c") is None
+
+
+def test_lookup_opaque_dir_hides_lower(tmp_path: Path) -> None:
+    top, bottom = tmp_path / "top", tmp_path / "bottom"
+    _write(bottom / "opt/t/true", b"T")
+    (top / "opt/t").mkdir(parents=True)
+    try:
+        os.setxattr(top / "opt/t", "user.overlay.opaque", b"y")
+    except OSError as exc:
+        pytest.skip(f"no user xattrs on {tmp_path}: {exc}")
+    assert lower_lookup((str(top), str(bottom)), "/opt/t/true") is None
+
+
+@pytest.mark.root
+def test_lookup_whiteout_hides_lower(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("mknod of a whiteout needs root")
+    top, bottom = tmp_path / "top", tmp_path / "bottom"
+    _write(bottom / "usr/bin/echo", b"E")
+    (top / "usr/bin").mkdir(parents=True)
+    os.mknod(top / "usr/bin/echo", 0o600 | 0o020000, os.makedev(0, 0))
+    assert lower_lookup((str(top), str(bottom)), "/usr/bin/echo") is None
+
+
+def test_resolve_layer_dirs_relative_docker_links(tmp_path: Path) -> None:
+    root = tmp_path / "overlay2"
+    (root / "abc/diff").mkdir(parents=True)
+    (root / "l").mkdir()
+    (root / "l/SHORT").symlink_to("../abc/diff")
+    mountpoint = str(root / "cid/merged")
+    assert resolve_layer_dirs("l/SHORT", mountpoint) == (str(root / "abc/diff"),)
+
+
+@pytest.fixture
+def overlay(tmp_path: Path) -> Iterator[tuple[Path, Path, Layers]]:
+    """A real overlay mount: lower has /bin/true and /bin/echo; returns (merged, upper, layers)."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting an overlay needs root")
+    lower, upper, work, merged = (tmp_path / n for n in ("lower", "upper", "work", "merged"))
+    for d in (upper, work, merged):
+        d.mkdir()
+    _write(lower / "bin/true", b"\x7fELF-true" * 100)
+    _write(lower / "bin/echo", b"\x7fELF-echo" * 100)
+    opts = f"lowerdir={lower},upperdir={upper},workdir={work}"
+    subprocess.run(["mount", "-t", "overlay", "overlay", "-o", opts, str(merged)], check=True)
+    try:
+        layers = Layers(os.stat(merged).st_dev, str(upper), (str(lower),))
+        yield merged, upper, layers
+    finally:
+        subprocess.run(["umount", "-l", str(merged)], check=False)
+
+
+def _decide(engine: VerdictEngine, path: Path, layers: Layers, rel: str) -> Verdict:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return engine.decide(fd, os.fstat(fd), rel, layers).verdict
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.root
+def test_overlay_verdicts(overlay: tuple[Path, Path, Layers]) -> None:
+    merged, _, layers = overlay
+    e = VerdictEngine()
+    assert _decide(e, merged / "bin/true", layers, "/bin/true") is Verdict.IMAGE
+    os.chmod(merged / "bin/true", 0o700)  # copy-up, same content
+    assert _decide(e, merged / "bin/true", layers, "/bin/true") is Verdict.IMAGE_COPYUP
+    _write(merged / "tmp/n", b"new")
+    assert _decide(e, merged / "tmp/n", layers, "/tmp/n") is Verdict.DRIFT_NEW
+    with open(merged / "bin/echo", "ab") as f:
+        f.write(b"Z")
+    assert _decide(e, merged / "bin/echo", layers, "/bin/echo") is Verdict.DRIFT_MODIFIED
+
+
+@pytest.mark.root
+def test_same_size_with_restored_mtime_is_modified(overlay: tuple[Path, Path, Layers]) -> None:
+    merged, _, layers = overlay
+    e = VerdictEngine()
+    target = merged / "bin/echo"
+    os.chmod(target, 0o755)  # copy-up, then cached as image-copyup
+    assert _decide(e, target, layers, "/bin/echo") is Verdict.IMAGE_COPYUP
+    st = os.stat(target)
+    with open(target, "r+b") as f:
+        f.write(b"X")  # same size, other content
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))  # touch -r: mtime restored
+    assert _decide(e, target, layers, "/bin/echo") is Verdict.DRIFT_MODIFIED
+
+
+@pytest.mark.root
+def test_deleted_file(overlay: tuple[Path, Path, Layers]) -> None:
+    merged, _, layers = overlay
+    path = _write(merged / "tmp/g", b"gone")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.unlink(path)
+        link = os.readlink(f"/proc/self/fd/{fd}")
+        rel = link[len(str(merged)) :]
+        v = VerdictEngine().decide(fd, os.fstat(fd), rel, layers)
+        assert v.verdict is Verdict.DRIFT_DELETED
+        assert v.path == "/tmp/g"
+    finally:
+        os.close(fd)
+
+
+def test_volume_and_memfd(tmp_path: Path) -> None:
+    path = _write(tmp_path / "x", b"x")
+    layers = Layers(-1, None, (str(tmp_path),))
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        st = os.fstat(fd)
+        assert VerdictEngine().decide(fd, st, "/x", layers).verdict is Verdict.DRIFT_VOLUME
+        memfd = VerdictEngine().decide(fd, st, "/memfd:payload (deleted)", layers)
+        assert memfd.verdict is Verdict.DRIFT_MEMFD
+        assert VerdictEngine().decide(fd, st, "/x", None).verdict is Verdict.UNKNOWN
+    finally:
+        os.close(fd)
