@@ -7,7 +7,7 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import httpx
 import typer
@@ -19,12 +19,12 @@ from mamori.core.errors import ConfigError
 from mamori.core.findings import Finding
 from mamori.core.severity import Severity
 from mamori.vulns.db import KINDS, VulnDB, import_source
-from mamori.vulns.images import OpenOptions
-from mamori.vulns.images.registry import Credentials
-from mamori.vulns.report import as_json, as_sarif, table
-from mamori.vulns.sbom import FORMATS
-from mamori.vulns.scan import ScanReport, finding_payload, findings, scan
-from mamori.vulns.vex import Vex
+
+if TYPE_CHECKING:
+    # Image readers, SBOM writers (cyclonedx) and reports are imported by the commands that
+    # use them, so that `mamori scan manifests` does not pay for them at start-up.
+    from mamori.vulns.images import OpenOptions
+    from mamori.vulns.scan import ScanReport
 
 vulndb_app = typer.Typer(help="The local vulnerability database.", no_args_is_help=True)
 
@@ -53,6 +53,9 @@ def _db_path(given: Path | None) -> Path:
 def _run(
     ref: str, node: bool, db_path: Path | None, vex: list[Path], opts: OpenOptions
 ) -> ScanReport:
+    from mamori.vulns.scan import scan
+    from mamori.vulns.vex import Vex
+
     cache, default_db = _paths()
     path = db_path or default_db
     vdb = VulnDB(path) if path.exists() else None
@@ -90,6 +93,10 @@ def _emit(
     server: str | None,
     token: str | None,
 ) -> None:
+    from mamori.vulns.report import as_json, as_sarif, table
+    from mamori.vulns.sbom import FORMATS
+    from mamori.vulns.scan import findings
+
     found = findings(report)
     if sbom is not None:
         text = FORMATS[sbom.value](report.inventory, report.subject, report.created)
@@ -124,6 +131,8 @@ def _emit(
 def _post(server: str, token: str, found: list[Finding]) -> None:
     if not token:
         raise ConfigError("--server needs --token (or MAMORI_TOKEN)")
+    from mamori.vulns.scan import finding_payload
+
     url = server.rstrip("/") + "/api/v1/findings:batch"
     items = [finding_payload(f) for f in found]
     with httpx.Client(timeout=60) as client:
@@ -166,6 +175,9 @@ def image(
     password: Annotated[str | None, typer.Option(envvar="MAMORI_REGISTRY_PASSWORD")] = None,
 ) -> None:
     """Scan a container image for vulnerable packages (and write its SBOM)."""
+    from mamori.vulns.images import OpenOptions
+    from mamori.vulns.images.registry import Credentials
+
     creds = Credentials(username, password or "") if username else None
     opts = OpenOptions(credentials=creds, insecure=insecure, platform=platform)
     report = _run(ref, False, db, vex, opts)
@@ -185,6 +197,8 @@ def node(
     vex: VexOpt = [],  # noqa: B006
 ) -> None:
     """Scan this node's (or a mounted root's) installed packages."""
+    from mamori.vulns.images import OpenOptions
+
     report = _run(str(root), True, db, vex, OpenOptions())
     _emit(report, output, sbom, sbom_output, fail_on, store, server, token)
 
