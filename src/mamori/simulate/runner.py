@@ -108,8 +108,12 @@ def _rootfs_tar(tar: Path) -> None:
         t.addfile(info, io.BytesIO(passwd))
 
 
-def exec_with_tty(cid: str, argv: Iterable[str], user: str | None = None) -> int:
-    """``docker exec -it`` on a pty we hold: the process gets a controlling terminal."""
+def exec_with_tty(
+    cid: str, argv: Iterable[str], user: str | None = None, typed: bytes = b""
+) -> int:
+    """``docker exec -it`` on a pty we hold: the process gets a controlling terminal.
+    ``typed`` is written to the terminal after a second (the process must still be there when
+    the sensor reads its terminal)."""
     master, slave = os.openpty()
     user_args = ["-u", user] if user else []
     try:
@@ -122,8 +126,12 @@ def exec_with_tty(cid: str, argv: Iterable[str], user: str | None = None) -> int
         )
         os.close(slave)
         slave = -1
-        deadline = time.monotonic() + 30
+        start = time.monotonic()
+        deadline = start + 30
         while proc.poll() is None and time.monotonic() < deadline:
+            if typed and time.monotonic() - start > 1.0:
+                os.write(master, typed)
+                typed = b""
             readable, _, _ = select.select([master], [], [], 0.05)
             if readable:
                 try:
@@ -278,7 +286,7 @@ class Runner:
             return
         assert cid is not None
         if step.tty:
-            exec_with_tty(cid, step.argv, step.user)
+            exec_with_tty(cid, step.argv, step.user, step.typed)
         else:
             user = ["-u", step.user] if step.user else []
             docker("exec", *user, cid, *step.argv, check=False)

@@ -31,6 +31,7 @@ class Exec:
     argv: tuple[str, ...]
     tty: bool = False
     user: str | None = None
+    typed: bytes = b""  # with ``tty``: written to the terminal after a second (a session's input)
 
 
 @dataclass(frozen=True)
@@ -226,7 +227,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             name="terminal-shell",
             description="an interactive shell in the container (docker exec -it)",
-            steps=(Exec(("/bin/sh", "-c", "exit 0"), tty=True),),
+            steps=(Exec(("sh",), tty=True, typed=b"exit\n"),),
             expected=(SHELL_RULE,),
             must_not=(DRIFT_RULE,),
         ),
