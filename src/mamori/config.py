@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     posture_config: Path | None = Field(
         default=None, description="PostureConfig YAML for the admission webhook (actions, params)"
     )
+    drift_policy: Path | None = Field(
+        default=None, description="DriftPolicy YAML for the local sensor of `mamori up`"
+    )
     posture_checks: str = Field(
         default="defender", description="check families or IDs the admission webhook runs"
     )

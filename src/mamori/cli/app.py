@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("mamori.cli.system", "config_app"),
     "drift": ("mamori.cli.drift", "app"),
     "vulndb": ("mamori.cli.scan_vulns", "vulndb_app"),
+    "simulate": ("mamori.cli.simulate", "run"),
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -34,6 +35,13 @@ def up(
             help="run a local runtime sensor in-process (root, fanotify and Docker needed)"
         ),
     ] = True,
+    drift_policy: Annotated[
+        Path | None,
+        typer.Option(
+            help="DriftPolicy YAML for the local sensor (default: MAMORI_DRIFT_POLICY, else the "
+            "shipped policy)"
+        ),
+    ] = None,
 ) -> None:
     """Run the server and web UI on the embedded defaults (SQLite in the data directory).
 
@@ -44,6 +52,12 @@ def up(
     overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     if overrides:
         s = s.model_copy(update=overrides)
+    if drift_policy is not None:
+        s = s.model_copy(update={"drift_policy": drift_policy})
+    if s.drift_policy is not None and sensor:
+        from mamori.cli.sensor import load_policy_or_fail
+
+        load_policy_or_fail(s.drift_policy)  # invalid policy: exit 2 before anything starts
     db = open_db(s)
     if db.accounts.user_count() == 0:
         _first_admin(db)
@@ -75,7 +89,10 @@ def _local_sensor(s: Settings, enabled: bool) -> tuple[Sensor, Database] | None:
 
     sensor_db = open_db(s)
     started, status = start_local_sensor(
-        sensor_db, s.cluster_name, drift_state=s.data_dir / "drift-state.json"
+        sensor_db,
+        s.cluster_name,
+        drift_state=s.data_dir / "drift-state.json",
+        drift_policy=s.drift_policy,
     )
     err_console.print(f"local sensor {status}", highlight=False, soft_wrap=True)
     if started is None:
@@ -162,6 +179,7 @@ def show(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         "session_ttl_hours": s.session_ttl_hours,
         "secure_cookies": s.secure_cookies,
         "log_level": s.log_level,
+        "drift_policy": str(s.drift_policy) if s.drift_policy else "(shipped default)",
     }
     if as_json:
         print_json(rows)

@@ -49,17 +49,20 @@ def start_local_sensor(
     cluster: str | None = None,
     docker_socket: str = DEFAULT_SOCKET,
     drift_state: Path | None = None,
+    drift_policy: Path | None = None,
 ) -> tuple[Sensor | None, str]:
     """A started sensor and "on: ...", or None and "off: <reason>"; never raises."""
     reason = why_not(docker_socket)
     if reason is not None:
         return None, f"off: {reason}"
-    # Drift with the shipped default policy; the policy page reads ``drift_state``.
+    # Drift with the given policy (reloaded on change) or the shipped default; the policy page
+    # reads ``drift_state``.
     options = SensorOptions(
         sources=("fanotify",),
         cluster=cluster,
         docker_socket=docker_socket,
         drift=True,
+        drift_policy=drift_policy,
         drift_state_file=drift_state,
     )
     try:
@@ -75,5 +78,5 @@ def start_local_sensor(
     return sensor, (
         f"on: fanotify, {fan['marked_containers']} container(s) marked, "
         f"connect events {sensor.connect_status}, rules {DEFAULT_RULES.name}, "
-        "drift policy default"
+        f"drift policy {drift_policy or 'default'}"
     )

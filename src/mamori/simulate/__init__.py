@@ -1,0 +1,1 @@
+"""Alert simulation (issue 9): scenarios played end to end against a running mamori."""
