@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import select
 import shutil
 import subprocess
 import tarfile
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from mamori.simulate import runner as simulate_runner
 from tests.conftest import unavailable
 
 RUN_ID = uuid.uuid4().hex[:12]
@@ -172,35 +172,5 @@ def containers(test_image: str) -> Iterator[Containers]:
 
 
 def exec_with_tty(cid: str, *cmd: str, typed: bytes = b"") -> int:
-    """``docker exec -it`` with a pty as its terminal: the shell gets a controlling tty.
-    ``typed`` is written to the terminal after a second (an interactive session's input)."""
-    master, slave = os.openpty()
-    try:
-        proc = subprocess.Popen(
-            ["docker", "exec", "-it", cid, *cmd],
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-            start_new_session=True,
-        )
-        os.close(slave)
-        slave = -1
-        start = time.monotonic()
-        deadline = start + 30
-        while proc.poll() is None and time.monotonic() < deadline:
-            if typed and time.monotonic() - start > 1.0:
-                os.write(master, typed)
-                typed = b""
-            readable, _, _ = select.select([master], [], [], 0.05)
-            if readable:
-                try:
-                    os.read(master, 4096)  # keep the pty drained
-                except OSError:
-                    time.sleep(0.01)
-        if proc.poll() is None:
-            proc.kill()
-        return proc.wait(5)
-    finally:
-        os.close(master)
-        if slave >= 0:
-            os.close(slave)
+    """``docker exec -it`` with a pty as its terminal (the simulation's helper, shared)."""
+    return simulate_runner.exec_with_tty(cid, cmd, typed=typed)
