@@ -17,6 +17,14 @@ from mamori.sensor.sources.procfs import parse_stat, read_file
 
 MAX_DEPTH = 8
 MAX_NODES = 65536
+# Names a process has only between fork and its next exec: runc's init stages always exec the
+# container's entrypoint next. A node caught under such a name is read again when looked up, or
+# every child of the container's init would get "runc:[2:INIT]" as its parent (seen under load).
+TRANSIENT_PREFIXES = ("runc:[",)
+
+
+def _stale(node: Node | None) -> bool:
+    return node is None or not node.confirmed or node.name.startswith(TRANSIENT_PREFIXES)
 
 
 @dataclass(slots=True)
@@ -56,7 +64,7 @@ class ProcTree:
 
     def get(self, pid: int) -> Node | None:
         node = self.nodes.get(pid)
-        if (node is None or not node.confirmed) and pid > 0:
+        if _stale(node) and pid > 0:
             data = read_file(f"{self.proc}/{pid}/stat", 4096)
             parsed = parse_stat(data) if data else None
             if parsed is not None:

@@ -1,0 +1,33 @@
+"""A parent caught under runc's transient init name is read again, not cached for good."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mamori.sensor.proctree import ProcTree
+
+
+def write_stat(proc: Path, pid: int, comm: str, ppid: int) -> None:
+    fields = ["S", str(ppid), str(pid), str(pid), "0", "-1", *["0"] * 13, "12345", *["0"] * 30]
+    (proc / str(pid)).mkdir(parents=True, exist_ok=True)
+    (proc / str(pid) / "stat").write_text(f"{pid} ({comm}) " + " ".join(fields) + "\n")
+
+
+@pytest.mark.parametrize(
+    ("cached", "expected"),
+    [
+        ("runc:[2:INIT]", ("sh", "containerd-shim")),  # transient: read again
+        ("nginx", ("nginx", "containerd-shim")),  # a real name stays cached
+    ],
+)
+def test_transient_parent_names_are_reread(
+    tmp_path: Path, cached: str, expected: tuple[str, ...]
+) -> None:
+    write_stat(tmp_path, 40, "sh", 30)
+    write_stat(tmp_path, 30, "containerd-shim", 1)
+    tree = ProcTree(proc=str(tmp_path))
+    tree.on_exec(40, cached, 30, "c1")  # what the sensor saw before the init exec'd sh
+    assert tree.ancestors(40, depth=2) == expected
+    assert tree.container_of(40) == "c1"  # a re-read keeps what identity knew
