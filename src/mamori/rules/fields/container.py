@@ -41,8 +41,8 @@ def _mounts(c: ContainerInfo) -> str:
     )
 
 
-def _mount_dest(arg: str) -> Extractor:
-    """container.mount.dest[N] (index) or container.mount.dest[/source] (by source path)."""
+def _mount_lookup(arg: str, want: str, key: str) -> Extractor:
+    """A mount's ``want`` attribute by index ([N]) or by its ``key`` attribute ([/path])."""
     index = int_arg(arg)
 
     def extract(e: Event) -> str | None:
@@ -50,30 +50,23 @@ def _mount_dest(arg: str) -> Extractor:
         if c is None:
             return None
         if index is not None:
-            return c.mounts[index].dest if 0 <= index < len(c.mounts) else None
+            return getattr(c.mounts[index], want) if 0 <= index < len(c.mounts) else None
         for m in c.mounts:
-            if m.source == arg:
-                return m.dest
+            if getattr(m, key) == arg:
+                return str(getattr(m, want))
         return None
 
     return extract
+
+
+def _mount_dest(arg: str) -> Extractor:
+    """container.mount.dest[N] (index) or container.mount.dest[/source] (by source path)."""
+    return _mount_lookup(arg, "dest", "source")
 
 
 def _mount_source(arg: str) -> Extractor:
-    index = int_arg(arg)
-
-    def extract(e: Event) -> str | None:
-        c = e.container
-        if c is None:
-            return None
-        if index is not None:
-            return c.mounts[index].source if 0 <= index < len(c.mounts) else None
-        for m in c.mounts:
-            if m.dest == arg:
-                return m.source
-        return None
-
-    return extract
+    """container.mount.source[N] (index) or container.mount.source[/dest] (by dest path)."""
+    return _mount_lookup(arg, "source", "dest")
 
 
 def _label(arg: str) -> Extractor:
