@@ -31,3 +31,24 @@ def test_transient_parent_names_are_reread(
     tree.on_exec(40, cached, 30, "c1")  # what the sensor saw before the init exec'd sh
     assert tree.ancestors(40, depth=2) == expected
     assert tree.container_of(40) == "c1"  # a re-read keeps what identity knew
+
+
+def test_a_child_gone_before_its_uid_was_read_gets_its_parents(tmp_path: Path) -> None:
+    """Under load a short-lived exec can exit before /proc/<pid>/status is read: exec keeps
+    the real uid, so the parent's (seen at its own exec) is reported rather than nothing."""
+    from mamori.sensor.enrich import Enricher
+    from mamori.sensor.records import ExecRecord, ProcSnapshot
+
+    write_stat(tmp_path, 30, "sh", 1)
+    tree = ProcTree(proc=str(tmp_path))
+    enricher = Enricher(tree, None, "node", "c")
+    sh = ProcSnapshot(pid=30, ppid=1, comm="sh", exe="/bin/sh", args=("sh",), uid=1000)
+    enricher.event(ExecRecord(1, 30, "/bin/sh", "test", sh))
+    gone = ProcSnapshot(pid=31, ppid=30, comm=None, exe=None, args=())
+    event = enricher.event(ExecRecord(2, 31, "/bin/echod", "test", gone))
+    assert event.process is not None
+    assert (event.process.uid, event.process.pname) == (1000, "sh")
+    own = ProcSnapshot(pid=32, ppid=30, comm="id", exe="/bin/id", args=("id",), uid=0)
+    event = enricher.event(ExecRecord(3, 32, "/bin/id", "test", own))
+    assert event.process is not None
+    assert event.process.uid == 0  # its own, when read

@@ -187,15 +187,20 @@ class Enricher:
                 name, args = late
                 self.rereads += 1
                 after = True
-        self.tree.on_exec(rec.pid, name, snap.ppid, cid, confirmed=after)
+        uid = snap.uid if snap.uid is not None else self._parent_uid(snap.ppid)
+        self.tree.on_exec(rec.pid, name, snap.ppid, cid, confirmed=after, uid=uid)
         return self._info(rec, snap, cid, meta, name, rec.path, args)
+
+    def _parent_uid(self, ppid: int | None) -> int | None:
+        parent = self.tree.nodes.get(ppid) if ppid else None
+        return parent.uid if parent else None
 
     def running(self, rec: ExecRecord, cid: str | None, meta: ContainerMeta | None) -> ProcessInfo:
         """A process seen doing something other than exec: the snapshot is its current state."""
         snap = rec.proc
         name = snap.comm or "<NA>"
         if snap.ppid is not None and rec.pid not in self.tree.nodes:
-            self.tree.on_exec(rec.pid, name, snap.ppid, cid)
+            self.tree.on_exec(rec.pid, name, snap.ppid, cid, uid=snap.uid)
         return self._info(rec, snap, cid, meta, name, snap.exe or "", snap.args)
 
     def _info(
@@ -209,7 +214,7 @@ class Enricher:
         argv: tuple[str, ...],
     ) -> ProcessInfo:
         parent = self.tree.get(snap.ppid) if snap.ppid else None
-        uid = snap.uid
+        uid = snap.uid if snap.uid is not None else (parent.uid if parent else None)
         rootfs = meta.merged_dir if meta else None
         return ProcessInfo(
             pid=rec.pid,

@@ -36,6 +36,9 @@ class Node:
     # False when the name is a guess from the exec'd path (the /proc snapshot raced the exec,
     # or a multi-call binary such as busybox): the first lookup as a parent reads the real comm.
     confirmed: bool = True
+    # Real uid when known: exec keeps it, so a child whose /proc was gone before it could be
+    # read (a short-lived process under load) gets its parent's as the best estimate.
+    uid: int | None = None
 
 
 class ProcTree:
@@ -48,7 +51,9 @@ class ProcTree:
     def seed(self, snapshots: Iterable[ProcSnapshot], containers: dict[int, str | None]) -> None:
         for s in snapshots:
             if s.comm is not None:
-                self.nodes[s.pid] = Node(s.comm, s.ppid, containers.get(s.pid), s.start_ticks)
+                self.nodes[s.pid] = Node(
+                    s.comm, s.ppid, containers.get(s.pid), s.start_ticks, uid=s.uid
+                )
 
     def on_exec(
         self,
@@ -57,10 +62,11 @@ class ProcTree:
         ppid: int | None,
         container_id: str | None,
         confirmed: bool = True,
+        uid: int | None = None,
     ) -> None:
         if len(self.nodes) >= self.max_nodes and pid not in self.nodes:
             self._evict()
-        self.nodes[pid] = Node(name, ppid, container_id, None, confirmed)
+        self.nodes[pid] = Node(name, ppid, container_id, None, confirmed, uid)
 
     def get(self, pid: int) -> Node | None:
         node = self.nodes.get(pid)
@@ -69,7 +75,8 @@ class ProcTree:
             parsed = parse_stat(data) if data else None
             if parsed is not None:
                 cid = node.container_id if node else None
-                node = Node(parsed[0], parsed[1], cid, parsed[3])
+                uid = node.uid if node else None
+                node = Node(parsed[0], parsed[1], cid, parsed[3], uid=uid)
                 self.nodes[pid] = node
             elif node is not None:
                 node.confirmed = True  # gone: keep the guess, do not retry

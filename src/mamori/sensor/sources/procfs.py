@@ -108,9 +108,10 @@ def read_snapshot(
     # Most valuable first: the process may exit between any two reads.
     cg = read_file(base + "/cgroup", 8192) if cgroup else None  # identity, when asked for
     stat = read_file(base + "/stat", 4096)
+    # status (the uid) before exe/argv: a later exec refills those, nothing refills the uid.
+    status = read_file(base + "/status", 8192) if "status" in parts else None
     exe = _link(base + "/exe")
     cmdline = read_file(base + "/cmdline")
-    status = read_file(base + "/status", 8192) if "status" in parts else None
     cwd = _link(base + "/cwd") if "cwd" in parts else None
     login = read_file(base + "/loginuid", 32) if "loginuid" in parts else None
     parsed = parse_stat(stat) if stat else None
