@@ -3,6 +3,7 @@ order (stat proof, size, hash). A real overlay is mounted when running as root."
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -11,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from mamori.drift.verdict import Layers, Verdict, VerdictEngine, lower_lookup, resolve_layer_dirs
+from mamori.drift.verdict import (
+    Layers,
+    Verdict,
+    VerdictEngine,
+    image_executables,
+    lower_lookup,
+    resolve_layer_dirs,
+)
 
 
 def _write(path: Path, data: bytes, mode: int = 0o755) -> Path:
@@ -146,3 +154,35 @@ def test_volume_and_memfd(tmp_path: Path) -> None:
         assert VerdictEngine().decide(fd, st, "/x", None).verdict is Verdict.UNKNOWN
     finally:
         os.close(fd)
+
+
+@pytest.mark.root
+def test_image_index_sees_the_merged_view(tmp_path: Path) -> None:
+    """The per-image executable index: upper layers win, whiteouts and opaque dirs hide."""
+    if os.geteuid() != 0:
+        pytest.skip("mknod of a whiteout and trusted xattrs need root")
+    top, bottom = tmp_path / "top", tmp_path / "bottom"
+    _write(bottom / "usr/bin/a", b"AAAA")
+    _write(bottom / "usr/bin/gone", b"GG")
+    _write(bottom / "opt/x/old", b"OLD")
+    _write(bottom / "etc/data", b"DATA", mode=0o644)  # not executable
+    _write(top / "usr/bin/a", b"AAAAA")  # replaced: the top's size counts
+    os.mknod(top / "usr/bin/gone", 0o600 | 0o020000, os.makedev(0, 0))
+    _write(top / "opt/x/new", b"NEW!")
+    os.setxattr(top / "opt/x", "trusted.overlay.opaque", b"y")
+    index = image_executables((str(top), str(bottom)))
+    assert index == {5: ["/usr/bin/a"], 4: ["/opt/x/new"]}
+
+
+def test_relocated_from_finds_a_renamed_image_binary_anywhere(tmp_path: Path) -> None:
+    """`cp /opt/tools/scan /tmp/x` names its image origin, even outside the usual bin dirs and
+    under another name; a same-size binary with other content is not it."""
+    bottom = tmp_path / "bottom"
+    _write(bottom / "opt/tools/scan", b"scanner-binary")
+    _write(bottom / "opt/tools/other", b"another-binary")  # same size, other content
+    layers = Layers(dev=0, upperdir=None, lowerdirs=(str(bottom),))
+    engine = VerdictEngine()
+    digest = hashlib.sha256(b"scanner-binary").hexdigest()
+    assert engine.relocated_from(layers, "/tmp/x", digest, 14) == "/opt/tools/scan"
+    unknown = hashlib.sha256(b"not-in-image!!").hexdigest()
+    assert engine.relocated_from(layers, "/tmp/x", unknown, 14) is None

@@ -23,9 +23,12 @@ CHUNK = 1 << 20  # pread size; hashlib releases the GIL for large updates
 DELETED = " (deleted)"
 OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
 CACHE_MAX = 65536
-# Where an image's own executables usually live: ``relocated_from`` looks for a same-named,
-# same-size, same-hash file there (a bounded stand-in for a full per-image digest index).
+# Where an image's own executables usually live: ``relocated_from`` first tries a same-named,
+# same-size, same-hash file there, then the image's executables of the same size.
 BIN_DIRS = ("/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin")
+INDEX_MAX_FILES = 400_000  # an image with more entries is indexed only this far
+INDEX_MAX_CHAINS = 64  # per-image indexes kept (one per distinct layer chain)
+INDEX_MAX_HASHES = 32  # same-size candidates hashed per lookup at most
 
 
 class Verdict(enum.StrEnum):
@@ -212,12 +215,64 @@ class _Lru(OrderedDict[object, object]):
 _MISSING = ""  # cached "absent from the image" (None means "not cached")
 
 
+def _exec_bits(mode: int) -> bool:
+    return stat.S_ISREG(mode) and bool(mode & 0o111)
+
+
+def image_executables(
+    lowerdirs: tuple[str, ...], limit: int = INDEX_MAX_FILES
+) -> dict[int, list[str]]:
+    """size -> container paths of the image's executable regular files, as the merged view
+    shows them: upper layers win, whiteouts and opaque directories hide what lies below."""
+    by_size: dict[int, list[str]] = {}
+    hidden: set[str] = set()  # non-directories of higher layers (files, whiteouts) hide below
+    dirs: set[str] = set()  # directories of higher layers: merged, but hide lower non-dirs
+    opaque: list[str] = []  # container dirs whose lower content is hidden
+    seen = 0
+    for layer in lowerdirs:
+        layer_files: set[str] = set()
+        layer_dirs: set[str] = set()
+        new_opaque: list[str] = []
+        stack = [("", layer)]
+        while stack and seen < limit:
+            rel, host = stack.pop()
+            try:
+                entries = list(os.scandir(host))
+            except OSError:
+                continue
+            for entry in entries:
+                seen += 1
+                cpath = f"{rel}/{entry.name}"
+                if cpath in hidden or any(cpath.startswith(o + "/") for o in opaque):
+                    continue
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if stat.S_ISDIR(st.st_mode):
+                    layer_dirs.add(cpath)
+                    if _is_opaque(entry.path):
+                        new_opaque.append(cpath)
+                    stack.append((cpath, entry.path))
+                    continue
+                layer_files.add(cpath)
+                if cpath not in dirs and _exec_bits(st.st_mode):
+                    by_size.setdefault(st.st_size, []).append(cpath)
+        # Directories merge across layers; files and whiteouts hide lower ones.
+        hidden.update(layer_files)
+        dirs.update(layer_dirs)
+        opaque.extend(new_opaque)
+    return by_size
+
+
 class VerdictEngine:
     """Decides verdicts; caches image lookups per layer chain and hashes by full stat key."""
 
     def __init__(self) -> None:
         self._lookups = _Lru()  # (chain, path) -> host path or _MISSING
         self._hashes = _Lru()  # stat key -> sha256 (image and exec'd files)
+        self._indexes = _Lru(INDEX_MAX_CHAINS)  # chain -> image_executables()
+        self._index_lock = threading.Lock()
         self.hashed_bytes = 0
 
     def lookup(self, layers: Layers, path: str) -> str | None:
@@ -298,23 +353,42 @@ class VerdictEngine:
         return st.st_ino == ist.st_ino or not _same_fs(layers)
 
     def relocated_from(self, layers: Layers, path: str, sha256: str, size: int) -> str | None:
-        """An image executable with the same content, looked for by basename in the usual
-        bin directories (bounded: no whole-image digest index in this version)."""
+        """An image executable with the same content: the same name in the usual bin
+        directories first (cheap), then the per-image index of executables by size."""
         name = os.path.basename(path)
-        for d in BIN_DIRS:
-            candidate = f"{d}/{name}"
-            if candidate == path:
-                continue
-            found = self.lookup(layers, candidate)
-            if found is None:
-                continue
-            try:
-                st = os.stat(found)  # Docker images link applets: follow within the layer
-                if st.st_size == size and self.hash_image(found, st) == sha256:
-                    return candidate
-            except OSError:
-                continue
+        tried = {path}
+        for candidate in (f"{d}/{name}" for d in BIN_DIRS):
+            tried.add(candidate)
+            if candidate != path and self._same_content(layers, candidate, sha256, size):
+                return candidate
+        others = [p for p in self.executables(layers).get(size, ()) if p not in tried]
+        for candidate in sorted(others)[:INDEX_MAX_HASHES]:
+            if self._same_content(layers, candidate, sha256, size):
+                return candidate
         return None
+
+    def executables(self, layers: Layers) -> dict[int, list[str]]:
+        """The image's executables by size, built once per layer chain (lower layers never
+        change) and on the slow path only: drift verdicts never wait for it."""
+        cached = self._indexes.get_(layers.chain)
+        if isinstance(cached, dict):
+            return cached
+        with self._index_lock:  # one walk per chain even when several drift execs race
+            cached = self._indexes.get_(layers.chain)
+            if not isinstance(cached, dict):
+                cached = image_executables(layers.lowerdirs)
+                self._indexes.put(layers.chain, cached)
+        return cached
+
+    def _same_content(self, layers: Layers, candidate: str, sha256: str, size: int) -> bool:
+        found = self.lookup(layers, candidate)
+        if found is None:
+            return False
+        try:
+            st = os.stat(found)  # Docker images link applets: follow within the layer
+            return st.st_size == size and self.hash_image(found, st) == sha256
+        except OSError:
+            return False
 
 
 _fs_cache: dict[tuple[str, ...], bool] = {}
