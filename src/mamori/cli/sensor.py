@@ -127,6 +127,13 @@ def run(
         Path | None,
         typer.Option(help="policy + hit counters file (default: DATA_DIR/drift-state.json)"),
     ] = None,
+    response: Annotated[
+        bool,
+        typer.Option(
+            help="carry out the responses rules ask for (mamori.response.* tags: kill the "
+            "process, stop or pause its container); with --no-response they are not done"
+        ),
+    ] = True,
 ) -> None:
     """Run the runtime sensor: exec and connect events, enriched, through the rules.
 
@@ -161,6 +168,7 @@ def run(
         drift_policy=drift_policy,
         ignore_marks=(detector == "none") if ignore_marks is None else ignore_marks,
         drift_state_file=drift_state or s.data_dir / "drift-state.json",
+        respond=response,
     )
     sensor = Sensor(options, detectors, [sink], stats=stats, event_sinks=recorders)
     try:

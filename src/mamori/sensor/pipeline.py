@@ -19,6 +19,7 @@ from mamori.core.findings import Alert
 from mamori.core.plugins import AlertSink, Detector
 from mamori.sensor.enrich import Enricher
 from mamori.sensor.records import ExecRecord
+from mamori.sensor.response import Responder
 from mamori.sensor.sources.base import ExecSource
 from mamori.sensor.stats import SensorStats
 
@@ -58,6 +59,7 @@ class Pipeline:
         housekeeping: Callable[[], None] | None = None,
         event_sinks: Sequence[EventSink] = (),
         skip: Callable[[ExecRecord], bool] | None = None,
+        responder: Responder | None = None,
     ) -> None:
         self.sources = list(sources)
         self.enricher = enricher
@@ -68,6 +70,7 @@ class Pipeline:
         # enriched: no deferral, no /proc re-reads.
         self.skip = skip
         self.skipped = 0
+        self.responder = responder
         self.stats = stats or SensorStats()
         self.housekeeping = housekeeping
         self._last_housekeeping = time.monotonic()
@@ -167,7 +170,12 @@ class Pipeline:
                 if events is not None:
                     events.append(event)
                 for detector in self.detectors:
-                    alerts.extend(detector.detect(event))
+                    raised = detector.detect(event)
+                    if self.responder is not None:
+                        ticks = record.proc.start_ticks
+                        cid = event.container.id if event.container else None
+                        raised = [self.responder.apply(a, record.pid, ticks, cid) for a in raised]
+                    alerts.extend(raised)
             except Exception:
                 self.stats.errors += 1
                 if _rate_limited(self.stats.errors):

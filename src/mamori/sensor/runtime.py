@@ -25,6 +25,7 @@ from mamori.sensor.pipeline import EventSink, Pipeline
 from mamori.sensor.probe import AUTO, ProbeResult, probe
 from mamori.sensor.proctree import ProcTree
 from mamori.sensor.records import ExecRecord
+from mamori.sensor.response import Responder
 from mamori.sensor.sources import procfs
 from mamori.sensor.sources.base import ExecSource, SourceUnavailable
 from mamori.sensor.sources.connect import ConnectSource
@@ -58,6 +59,8 @@ class SensorOptions:
     drift_state_file: Path | None = None  # policy + hit counters for the web UI's policy page
     cloud: tuple[str, str] | None = None  # (provider, account) for cloud-scoped rules
     drift_delay_s: float = 0.0  # test hook: stall every decision (watchdog scenario)
+    # Response actions rules ask for (``mamori.response.*`` tags); off: recorded as not done.
+    respond: bool = True
 
 
 def _not_drift(record: ExecRecord) -> bool:
@@ -83,6 +86,11 @@ class Sensor:
             else None
         )
         self.enricher = Enricher(self.tree, self.resolver, options.node, options.cluster)
+        self.responder = (
+            Responder(self.resolver.client if self.resolver else None, options.proc)
+            if options.respond
+            else None
+        )
         self.detectors = list(detectors)
         self.sinks = list(sinks)
         self.event_sinks = list(event_sinks)
@@ -137,6 +145,7 @@ class Sensor:
             housekeeping=self._housekeeping,
             event_sinks=self.event_sinks,
             skip=_not_drift if drift_only else None,
+            responder=self.responder,
         )
         self.pipeline.start()
         log.info("sensor started: %s", self.status()["sources"])
@@ -241,6 +250,11 @@ class Sensor:
             "marked_containers": len(fan.by_dev) if fan else 0,
             "fanotify_overflows": fan.overflows if fan else 0,
             "stats": self.stats.as_dict(),
+            "responses": (
+                {"done": self.responder.done, "failed": self.responder.failed}
+                if self.responder
+                else "off"
+            ),
             **({"drift": d} if (d := self.drift_status()) is not None else {}),
         }
 
