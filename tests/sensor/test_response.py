@@ -96,6 +96,9 @@ def test_responder_never_acts_outside_containers() -> None:
         ]
         assert done.fields["response"][1]["detail"] == "unknown response action"
         assert done.output.endswith("(response: kill_process=failed, reboot=failed)")
+        dry = Responder(None, dry_run=True).apply(alert, proc.pid, None, "c" * 64)
+        assert proc.poll() is None
+        assert dry.fields["response"][0]["detail"] == "dry run: responses are off"
     finally:
         proc.kill()
         proc.wait()
@@ -136,7 +139,7 @@ def test_rule_responses_kill_and_stop_live(containers: Containers, tmp_path: Pat
     assert [(r["action"], r["ok"]) for r in kill] == [("kill_process", True)]
     stop = by_rule["test stop on marker"].fields["response"]
     assert [(r["action"], r["ok"], r["target"]) for r in stop] == [("stop_container", True, cid)]
-    assert sensor.status()["responses"] == {"done": 2, "failed": 0}
+    assert sensor.status()["responses"] == {"done": 2, "failed": 0, "dry_run": False}
 
 
 class _Collect:

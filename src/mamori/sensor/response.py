@@ -82,9 +82,12 @@ class Responder:
     a guess. Only processes in containers are acted on: a rule can never kill a host process.
     """
 
-    def __init__(self, client: DockerClient | None, proc: str = "/proc") -> None:
+    def __init__(
+        self, client: DockerClient | None, proc: str = "/proc", dry_run: bool = False
+    ) -> None:
         self.client = client
         self.proc = proc
+        self.dry_run = dry_run  # record what a rule asked for, do nothing
         self._recent: dict[tuple[str, str], float] = {}
         self.done = 0
         self.failed = 0
@@ -119,6 +122,8 @@ class Responder:
             return ResponseResult(action, target, False, "unknown response action")
         if not cid or cid == "host":
             return ResponseResult(action, target, False, "not in a container: not acted on")
+        if self.dry_run:
+            return ResponseResult(action, target, False, "dry run: responses are off")
         if action == "kill_process":
             if pid is None:
                 return ResponseResult(action, target, False, "no process id")

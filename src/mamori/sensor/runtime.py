@@ -59,7 +59,7 @@ class SensorOptions:
     drift_state_file: Path | None = None  # policy + hit counters for the web UI's policy page
     cloud: tuple[str, str] | None = None  # (provider, account) for cloud-scoped rules
     drift_delay_s: float = 0.0  # test hook: stall every decision (watchdog scenario)
-    # Response actions rules ask for (``mamori.response.*`` tags); off: recorded as not done.
+    # Response actions rules ask for (``mamori.response.*`` tags); off: recorded, not done.
     respond: bool = True
 
 
@@ -86,10 +86,10 @@ class Sensor:
             else None
         )
         self.enricher = Enricher(self.tree, self.resolver, options.node, options.cluster)
-        self.responder = (
-            Responder(self.resolver.client if self.resolver else None, options.proc)
-            if options.respond
-            else None
+        self.responder = Responder(
+            self.resolver.client if self.resolver else None,
+            options.proc,
+            dry_run=not options.respond,
         )
         self.detectors = list(detectors)
         self.sinks = list(sinks)
@@ -250,11 +250,11 @@ class Sensor:
             "marked_containers": len(fan.by_dev) if fan else 0,
             "fanotify_overflows": fan.overflows if fan else 0,
             "stats": self.stats.as_dict(),
-            "responses": (
-                {"done": self.responder.done, "failed": self.responder.failed}
-                if self.responder
-                else "off"
-            ),
+            "responses": {
+                "done": self.responder.done,
+                "failed": self.responder.failed,
+                "dry_run": self.responder.dry_run,
+            },
             **({"drift": d} if (d := self.drift_status()) is not None else {}),
         }
 
