@@ -187,7 +187,24 @@ BAD = {
         "p.yaml:2:15: literal_error: rules.0.action",
     ),
     "yaml syntax": ("rules: [\n", "p.yaml:2:1: yaml"),
+    "bad response": (
+        "rules:\n  - {name: a, action: alert, response: [reboot]}\n",
+        "p.yaml:2:41: literal_error: rules.0.response.0",
+    ),
 }
+
+
+def test_rule_responses_reach_the_decision() -> None:
+    text = (
+        "rules:\n  - {name: a, action: alert, response: [kill_process, stop_container]}\n"
+        "default_rule: {action: alert, response: [pause_container]}\n"
+    )
+    policy, diags = parse_policy(text, "p.yaml")
+    assert policy is not None, [str(d) for d in diags]
+    ctx = ScopeContext()
+    first = policy.evaluate(Verdict.DRIFT_NEW, "/x", ctx)
+    assert first.response == ("kill_process", "stop_container")
+    assert policy.describe()[0]["response"] == ["kill_process", "stop_container"]
 
 
 @pytest.mark.parametrize("case", sorted(BAD))

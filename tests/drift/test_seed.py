@@ -62,3 +62,27 @@ def test_seed_default_namespace_with_ignore_catch_all_is_silent(
         assert run.drift_alerts() == []
         hits = run.sensor.policy.counters.as_dict()  # type: ignore[union-attr]
         assert hits["default-binary-drift"]["ignored"] == 1
+
+
+def test_policy_response_kills_the_drifted_process(
+    drift_sensor: Any, box: Box, tmp_path: Path
+) -> None:
+    """A policy rule with `response: [kill_process]`: the drifted process is killed by the
+    sensor and the alert records it (detect mode: the exec ran, then it was stopped)."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "apiVersion: mamori/v1\nkind: DriftPolicy\nrules:\n"
+        "  - {name: kill-drift, action: alert, response: [kill_process]}\n"
+    )
+    with drift_sensor(policy) as run:
+        cid = box.start()
+        rc, out = box.sh(
+            cid, "mkdir /tmp/d && cp /bin/sleep /tmp/d/sleep && /tmp/d/sleep 4545", timeout=60
+        )
+        assert rc == 137, out  # SIGKILLed long before its 75 minutes were up
+        run.settle(lambda: bool(run.drift_alerts()))
+        (alert,) = run.drift_alerts()
+        assert "mamori.response.kill_process" in alert.tags
+        assert [(r["action"], r["ok"]) for r in alert.fields["response"]] == [
+            ("kill_process", True)
+        ]

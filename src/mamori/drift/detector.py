@@ -78,6 +78,8 @@ class DriftDecision:
             out[PREFIX + "action"] = d.action
             out[PREFIX + "severity"] = d.severity
             out[PREFIX + "shadow"] = [{"rule": r, "would_action": a} for r, a in d.shadow]
+            if d.response:
+                out[PREFIX + "response"] = list(d.response)
         if self.block_unavailable_reason:
             out[PREFIX + "block_unavailable_reason"] = self.block_unavailable_reason
         if self.parent_cmdline is not None:
@@ -291,7 +293,13 @@ def drift_alert(event: Event) -> Alert:
         mitre=Mitre("Execution", "T1620" if verdict is Verdict.DRIFT_MEMFD else None),
         fields=MappingProxyType(fields),
         resources=tuple(resources),
-        tags=("drift", "mitre_execution", "TA0002"),
+        tags=(
+            "drift",
+            "mitre_execution",
+            "TA0002",
+            # The policy rule's responses: the sensor's Responder carries them out.
+            *(f"mamori.response.{r}" for r in x.get(PREFIX + "response") or ()),
+        ),
         cluster=event.cluster,
         namespace=k.namespace if k else None,
         node=event.node,

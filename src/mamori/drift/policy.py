@@ -23,6 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from mamori.drift.verdict import Verdict
 
 Action = Literal["alert", "ignore", "block"]
+# What the sensor does besides alerting (mamori.sensor.response), per rule.
+Response = Literal["kill_process", "stop_container", "pause_container"]
 Category = Literal[
     "container_name", "image_name", "namespace", "pod_name", "pod_labels", "cluster_name"
 ]
@@ -153,6 +155,7 @@ class RuleModel(_Model):
     verdicts: list[Verdict] | None = None
     severity: str = "High"
     shadow: bool = False
+    response: list[Response] = []
 
     @field_validator("verdicts")
     @classmethod
@@ -167,6 +170,7 @@ class DefaultRuleModel(_Model):
     name: str = "default-binary-drift"
     action: Action = "alert"
     severity: str = "High"
+    response: list[Response] = []
 
 
 class Metadata(_Model):
@@ -322,6 +326,7 @@ class CompiledRule:
     negated: tuple[CompiledCondition, ...] = ()
     allow: tuple[CompiledAllow, ...] = ()
     default: bool = False
+    response: tuple[str, ...] = ()
 
     def active(self, now: datetime) -> bool:
         return self.enabled and (self.expires is None or now < self.expires)
@@ -354,6 +359,7 @@ class Decision:
     allowlisted: bool = False
     default: bool = False
     shadow: tuple[tuple[str, str], ...] = ()  # (rule, would_action) of matching shadow rules
+    response: tuple[str, ...] = ()  # responses the rule asks for (with alert or block)
 
 
 @dataclass(frozen=True)
@@ -386,11 +392,23 @@ class Policy:
                 continue
             allowed = any(a.matches(path, sha256, now) for a in rule.allow)
             return Decision(
-                rule.name, rule.position, rule.action, rule.severity, allowed, shadow=tuple(shadows)
+                rule.name,
+                rule.position,
+                rule.action,
+                rule.severity,
+                allowed,
+                shadow=tuple(shadows),
+                response=rule.response,
             )
         d = self.default
         return Decision(
-            d.name, d.position, d.action, d.severity, default=True, shadow=tuple(shadows)
+            d.name,
+            d.position,
+            d.action,
+            d.severity,
+            default=True,
+            shadow=tuple(shadows),
+            response=d.response,
         )
 
     def needs_sha256(self) -> bool:
@@ -410,6 +428,7 @@ class Policy:
                 "default": r.default,
                 "verdicts": sorted(v.value for v in r.verdicts),
                 "allow_processes": len(r.allow),
+                "response": list(r.response),
             }
             for r in self.all_rules
         ]
@@ -441,10 +460,13 @@ def _compile(model: PolicyModel, revision: str, source: str) -> Policy:
                     CompiledAllow(a.path, a.name, a.glob, a.sha256, a.expires)
                     for a in r.allow_processes
                 ),
+                response=tuple(r.response),
             )
         )
     d = model.default_rule
-    default = CompiledRule(d.name, len(rules) + 1, d.action, d.severity, default=True)
+    default = CompiledRule(
+        d.name, len(rules) + 1, d.action, d.severity, default=True, response=tuple(d.response)
+    )
     return Policy(model.metadata.name, tuple(rules), default, revision, source)
 
 
