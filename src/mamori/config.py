@@ -27,6 +27,11 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=90, ge=0, description="0 keeps alerts forever")
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     max_batch_items: int = Field(default=5000, ge=1)
+    spool_max_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        ge=1 << 20,
+        description="sensor spool bound while the server is unreachable; oldest dropped first",
+    )
     session_ttl_hours: int = Field(default=12, ge=1)
     secure_cookies: bool = Field(default=False, description="set when served behind HTTPS")
     log_level: str = Field(default="info")

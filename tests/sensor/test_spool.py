@@ -113,3 +113,19 @@ def test_server_down_keeps_the_spool(tmp_path: Path) -> None:
     sink.close(drain_s=0)
     assert len(list(tmp_path.glob("*.jsonl"))) == 1
     assert stats.send_failures >= 1
+
+
+def test_spool_is_bounded_oldest_segments_go_first(tmp_path: Path) -> None:
+    """A server down for long: past max_bytes the oldest segments are dropped and counted,
+    the newest kept; a restarted spool enforces the bound on what it finds."""
+    line = len(dumps(alert(0))) + 1
+    spool = Spool(tmp_path, segment_bytes=2 * line, max_bytes=4 * line + 10)
+    for i in range(10):  # 5 segments of 2 alerts; room for 2
+        spool.append([dumps(alert(i))])
+    spool.close()
+    kept = [item["output"] for s in spool.sealed() for item in Spool.read(s)[0]]
+    assert kept == ["exec 6", "exec 7", "exec 8", "exec 9"]
+    assert (spool.dropped_lines, spool.dropped_segments) == (6, 3)
+    smaller = Spool(tmp_path, segment_bytes=line, max_bytes=2 * line + 5)
+    assert [i["output"] for s in smaller.sealed() for i in Spool.read(s)[0]] == ["exec 8", "exec 9"]
+    assert smaller.dropped_lines == 2

@@ -28,7 +28,9 @@ from mamori.sensor.spool import Spool
 from mamori.sensor.stats import SensorStats
 
 
-def _sink(output: str, token_file: Path | None, spool_dir: Path, stats: SensorStats) -> AlertSink:
+def _sink(
+    output: str, token_file: Path | None, spool_dir: Path, stats: SensorStats, spool_max: int
+) -> AlertSink:
     if output == "stdout":
         return StreamSink.stdout()
     if output.startswith("file:"):
@@ -37,7 +39,8 @@ def _sink(output: str, token_file: Path | None, spool_dir: Path, stats: SensorSt
         if token_file is None:
             raise ConfigError("--token-file is required with a server output")
         token = token_file.read_text().strip()
-        return ServerSink(output, token, Spool(spool_dir), stats).start()
+        spool = Spool(spool_dir, max_bytes=spool_max)
+        return ServerSink(output, token, spool, stats).start()
     raise ConfigError(f"unknown --output {output!r} (stdout, file:PATH, http://HOST:PORT)")
 
 
@@ -157,7 +160,7 @@ def run(
     guard = Guard() if block and guard_process else None
     if guard is not None:
         guard.start()
-    sink = _sink(output, token_file, spool_dir or s.data_dir / "spool", stats)
+    sink = _sink(output, token_file, spool_dir or s.data_dir / "spool", stats, s.spool_max_bytes)
     recorders = [EventRecorder.file(record)] if record is not None else []
     options = SensorOptions(
         sources=tuple(source or ["auto"]),

@@ -114,7 +114,12 @@ class ServerSink:
         return all(self._send_segment(segment) for segment in self.spool.sealed())
 
     def _send_segment(self, segment: Path) -> bool:
-        items, corrupt = self.spool.read(segment)
+        try:
+            items, corrupt = self.spool.read(segment)
+        except FileNotFoundError:
+            return True  # dropped by the spool's size cap meanwhile (counted there)
+        finally:
+            self.stats.spool_dropped = self.spool.dropped_lines
         self.stats.spool_corrupt += corrupt
         for start in range(0, len(items), self.batch):
             if not self._post(items[start : start + self.batch]):

@@ -6,11 +6,16 @@
 A crash leaves at most a truncated last line: at start ``.open`` files are sealed as they are,
 and ``read()`` skips (and counts) lines that do not parse. Alerts carry stable ids, so resending a
 segment whose answer was lost is harmless: the server stores each id once.
+
+The spool is bounded (``max_bytes``, default 512 MiB): a server down for days must not fill the
+node's disk. Past the bound the oldest sealed segments go first; what was dropped is counted
+(``dropped_lines``) and logged, never silent.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -18,7 +23,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+log = logging.getLogger(__name__)
 SEGMENT_BYTES = 1 << 20
+MAX_BYTES = 512 << 20
 SEGMENT_AGE_S = 0.5
 OPEN, SEALED = ".open", ".jsonl"
 
@@ -29,8 +36,12 @@ class Spool:
         directory: Path,
         segment_bytes: int = SEGMENT_BYTES,
         segment_age_s: float = SEGMENT_AGE_S,
+        max_bytes: int = MAX_BYTES,
     ) -> None:
         self.dir = directory
+        self.max_bytes = max(max_bytes, 2 * segment_bytes)
+        self.dropped_lines = 0
+        self.dropped_segments = 0
         self.dir.mkdir(parents=True, exist_ok=True)
         self.segment_bytes = segment_bytes
         self.segment_age_s = segment_age_s
@@ -43,6 +54,8 @@ class Spool:
         for leftover in sorted(self.dir.glob("*" + OPEN)):
             leftover.rename(leftover.with_suffix(SEALED))
         self._seq = max((int(p.stem) for p in self._segments()), default=0)
+        self._sealed_bytes = sum(p.stat().st_size for p in self._segments())
+        self._enforce_cap()
 
     def _segments(self) -> list[Path]:
         return sorted(p for p in self.dir.glob("*" + SEALED) if p.stem.isdigit())
@@ -80,6 +93,33 @@ class Spool:
         os.close(self._fd)
         self._path.rename(self._path.with_suffix(SEALED))
         self._fd, self._path = None, None
+        self._sealed_bytes += self._size
+        self._enforce_cap()
+
+    def _enforce_cap(self) -> None:
+        """Drop the oldest sealed segments while the spool is over ``max_bytes``."""
+        if self._sealed_bytes <= self.max_bytes:
+            return
+        for segment in self._segments():
+            if self._sealed_bytes <= self.max_bytes:
+                break
+            try:
+                size = segment.stat().st_size
+                with open(segment, "rb") as f:
+                    lines = sum(1 for line in f if line.strip())
+                segment.unlink()
+            except OSError:
+                continue  # sent and deleted meanwhile
+            self._sealed_bytes -= size
+            self.dropped_lines += lines
+            self.dropped_segments += 1
+            log.warning(
+                "spool over %d bytes: dropped %s (%d alerts not delivered; %d so far)",
+                self.max_bytes,
+                segment.name,
+                lines,
+                self.dropped_lines,
+            )
 
     def sealed(self) -> list[Path]:
         return self._segments()
@@ -107,9 +147,14 @@ class Spool:
                     corrupt += 1
         return items, corrupt
 
-    @staticmethod
-    def delete(segment: Path) -> None:
-        segment.unlink(missing_ok=True)
+    def delete(self, segment: Path) -> None:
+        try:
+            size = segment.stat().st_size
+            segment.unlink()
+        except OSError:
+            return
+        with self._lock:
+            self._sealed_bytes -= size
 
     def pending_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.dir.glob("*") if p.is_file())

@@ -14,6 +14,7 @@ class SensorStats:
     errors: int = 0  # records whose enrichment or detection raised
     sink_errors: int = 0
     spool_corrupt: int = 0  # unparseable spool lines skipped
+    spool_dropped: int = 0  # alerts dropped by the spool's size cap (server down too long)
     sent: int = 0  # alerts the server answered 200 for
     rejected: int = 0  # alerts the server refused as invalid
     send_failures: int = 0  # failed batch attempts (retried)
