@@ -16,7 +16,8 @@ from types import MappingProxyType
 from mamori.drift.detector import DriftDecision, DriftJudge, scope_context
 from mamori.drift.policy import ScopeContext
 from mamori.drift.verdict import Layers, resolve_layer_dirs
-from mamori.sensor.identity.docker import DockerError, DockerResolver
+from mamori.sensor.identity.docker import DockerError
+from mamori.sensor.identity.resolver import Resolver
 from mamori.sensor.mounts import RootfsMount, parse_mountinfo
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ def exe_flags(st: os.stat_result, upper: bool, lower: bool, memfd: bool) -> dict
 @dataclass
 class SensorDrift:
     judge: DriftJudge
-    resolver: DockerResolver | None = None
+    resolver: Resolver | None = None
     cluster: str | None = None
     cloud: tuple[str, str] | None = None
     ignore_marks: bool = False

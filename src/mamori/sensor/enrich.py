@@ -10,7 +10,8 @@ from typing import Any
 
 from mamori.core.events import ContainerInfo, Event, EventKind, K8sInfo, ProcessInfo
 from mamori.sensor.identity.cgroup import container_from_cgroup
-from mamori.sensor.identity.docker import ContainerMeta, DockerError, DockerResolver
+from mamori.sensor.identity.docker import ContainerMeta, DockerError
+from mamori.sensor.identity.resolver import Resolver
 from mamori.sensor.proctree import ProcTree
 from mamori.sensor.records import ExecRecord, ProcSnapshot
 from mamori.sensor.sources.procfs import parse_stat, read_file, split_cmdline
@@ -70,7 +71,7 @@ class Enricher:
     def __init__(
         self,
         tree: ProcTree,
-        resolver: DockerResolver | None,
+        resolver: Resolver | None,
         node: str | None,
         cluster: str | None,
     ) -> None:

@@ -18,8 +18,10 @@ from mamori.drift.policy import Action
 from mamori.drift.reload import PolicyHolder
 from mamori.sensor.drift import SensorDrift
 from mamori.sensor.enrich import Enricher
+from mamori.sensor.identity.bundle import BundleResolver
 from mamori.sensor.identity.cgroup import container_from_cgroup
 from mamori.sensor.identity.docker import DEFAULT_SOCKET, DockerClient, DockerResolver
+from mamori.sensor.identity.resolver import ChainResolver
 from mamori.sensor.mounts import MOUNTINFO, MountWatcher, RootfsMount
 from mamori.sensor.pipeline import EventSink, Pipeline
 from mamori.sensor.probe import AUTO, ProbeResult, probe
@@ -80,14 +82,19 @@ class Sensor:
         self.options = options
         self.stats = stats or SensorStats()
         self.tree = ProcTree(options.proc)
-        self.resolver = (
-            DockerResolver(DockerClient(options.docker_socket))
-            if os.path.exists(options.docker_socket)
-            else None
+        self.docker = (
+            DockerClient(options.docker_socket) if os.path.exists(options.docker_socket) else None
         )
+        bundles = BundleResolver()
+        self.resolver: ChainResolver | None = ChainResolver(
+            DockerResolver(self.docker) if self.docker else None,
+            bundles if bundles.available() else None,
+        )
+        if not self.resolver.runtimes:
+            self.resolver = None
         self.enricher = Enricher(self.tree, self.resolver, options.node, options.cluster)
         self.responder = Responder(
-            self.resolver.client if self.resolver else None,
+            self.docker,
             options.proc,
             dry_run=not options.respond,
         )
@@ -270,6 +277,6 @@ class Sensor:
             self.watcher.close()
         if self.pipeline is not None:
             self.pipeline.stop()
-        if self.resolver is not None:
-            self.resolver.client.close()
+        if self.docker is not None:
+            self.docker.close()
         log.info("sensor stopped: %s", self.stats.as_dict())

@@ -149,11 +149,10 @@ def raise_nofile(target: int = 65536) -> None:
 
 
 class _Marked:
-    __slots__ = ("dirfd", "mount")
+    __slots__ = ("mount",)
 
-    def __init__(self, mount: RootfsMount, dirfd: int) -> None:
+    def __init__(self, mount: RootfsMount) -> None:
         self.mount = mount
-        self.dirfd = dirfd
 
 
 class FanotifySource:
@@ -258,12 +257,16 @@ class FanotifySource:
                 raise OSError(errno.ESTALE, "mountpoint no longer holds that filesystem")
             self.group.mark_filesystem(dirfd)
         except OSError as exc:
-            os.close(dirfd)
             self.mark_errors += 1
             log.warning("cannot mark %s: %s", mount.mountpoint, exc)
             return
+        finally:
+            # The mark lives on the superblock; an fd kept open would make the mount busy, and
+            # runtimes that unmount without MNT_DETACH (containerd, CRI-O) could never remove
+            # the container. The watcher's detach drops the device when the mount goes.
+            os.close(dirfd)
         with self._lock:
-            self.by_dev[mount.dev] = _Marked(mount, dirfd)  # the open fd pins the superblock
+            self.by_dev[mount.dev] = _Marked(mount)
             self.recent.pop(mount.dev, None)
             if mount.container_id:
                 self.by_cid[mount.container_id] = mount
@@ -279,9 +282,6 @@ class FanotifySource:
                 self.by_cid.pop(mount.container_id, None)
         if self.drift is not None:
             self.drift.forget(mount)
-        if marked is not None:
-            # Closing the pinning fd lets the superblock go; its marks go with it.
-            os.close(marked.dirfd)
 
     # -- events (reader thread) -----------------------------------------------------------
 
@@ -435,6 +435,4 @@ class FanotifySource:
         with contextlib.suppress(OSError):
             os.write(self._wake_w, b"x")
         with self._lock:
-            for marked in self.by_dev.values():
-                os.close(marked.dirfd)
             self.by_dev.clear()
