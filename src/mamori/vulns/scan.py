@@ -28,6 +28,7 @@ SEVERITY = {
     "medium": Severity.WARNING,
     "low": Severity.NOTICE,
     "negligible": Severity.INFORMATIONAL,
+    "none": Severity.INFORMATIONAL,  # CVSS 0.0
     "": Severity.INFORMATIONAL,
 }
 Progress = Callable[[str], None]
