@@ -15,6 +15,7 @@ import pytest
 from mamori.store.pgtemp import free_port
 from mamori.vulns.images import LayerCache
 from tests.conftest import SHARED, unavailable
+from tests.vulns.tokenserver import TokenServer
 
 VULN = SHARED / "conformance" / "vuln"
 
@@ -89,12 +90,39 @@ class Registry:
 @pytest.fixture(scope="session")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     """Debian's docker-registry on 127.0.0.1 with htpasswd (basic) auth."""
+    root = tmp_path_factory.mktemp("registry")
+    (root / "htpasswd").write_text(_htpasswd_line("mamori", "s3cret-pw") + "\n")
+    auth = f"htpasswd: {{realm: mamori-test, path: {root / 'htpasswd'}}}"
+    yield from _serve_registry(root, auth, "mamori", "s3cret-pw")
+
+
+@pytest.fixture(scope="session")
+def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TokenRegistry]:
+    """Debian's docker-registry with ``auth: token:``, trusting a token server run here."""
+    root = tmp_path_factory.mktemp("token-registry")
+    server = TokenServer(root, "mamori", "t0ken-pw", "mamori-registry", "mamori-test-issuer")
+    auth = (
+        f'token: {{realm: "{server.realm}", service: {server.service}, '
+        f'issuer: {server.issuer}, rootcertbundle: "{server.bundle}"}}'
+    )
+    try:
+        for reg in _serve_registry(root, auth, server.user, server.password):
+            yield TokenRegistry(reg.host, reg.user, reg.password, server)
+    finally:
+        server.close()
+
+
+class TokenRegistry(Registry):
+    def __init__(self, host: str, user: str, password: str, server: TokenServer) -> None:
+        super().__init__(host, user, password)
+        self.server = server
+
+
+def _serve_registry(root: Path, auth: str, user: str, password: str) -> Iterator[Registry]:
     exe = shutil.which("docker-registry")
     if exe is None or shutil.which("skopeo") is None:
         unavailable("docker-registry and skopeo are not installed (apt-get install both)")
     assert exe is not None
-    root = tmp_path_factory.mktemp("registry")
-    (root / "htpasswd").write_text(_htpasswd_line("mamori", "s3cret-pw") + "\n")
     port = free_port()
     (root / "config.yml").write_text(
         f"""version: 0.1
@@ -104,7 +132,7 @@ storage:
 http:
   addr: 127.0.0.1:{port}
 auth:
-  htpasswd: {{realm: mamori-test, path: {root / "htpasswd"}}}
+  {auth}
 """
     )
     log = (root / "registry.log").open("wb")
@@ -122,7 +150,7 @@ auth:
             if time.monotonic() > deadline or proc.poll() is not None:
                 unavailable(f"docker-registry did not start; see {root / 'registry.log'}")
             time.sleep(0.1)
-        yield Registry(f"127.0.0.1:{port}", "mamori", "s3cret-pw")
+        yield Registry(f"127.0.0.1:{port}", user, password)
     finally:
         proc.terminate()
         proc.wait(timeout=30)

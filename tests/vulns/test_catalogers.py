@@ -268,3 +268,60 @@ def test_purl_never_raises(args: tuple[str, str, str, str], expected: str) -> No
     from mamori.vulns.catalogers.model import purl
 
     assert purl(*args) == expected
+
+
+def _old_go_elf(version: str, modinfo: str, *, ptr: int = 8) -> bytes:
+    """An ELF file laid out as a Go < 1.18 linker does: ``.go.buildinfo`` holds the magic and
+    two pointers to string headers in ``.data``, whose data pointers lead into ``.rodata``."""
+    word = "<Q" if ptr == 8 else "<I"
+    rodata_addr, data_addr, info_addr = 0x401000, 0x402000, 0x403000
+    rodata = version.encode() + modinfo.encode()
+    data = (
+        struct.pack(word, rodata_addr) + struct.pack(word, len(version.encode()))
+        + struct.pack(word, rodata_addr + len(version.encode()))
+        + struct.pack(word, len(modinfo.encode()))
+    )  # fmt: skip
+    info = b"\xff Go buildinf:" + bytes([ptr, 0])
+    info += struct.pack(word, data_addr) + struct.pack(word, data_addr + 2 * ptr)
+    info += bytes(32 - len(info) % 32)
+    shstr = b"\0.shstrtab\0.rodata\0.data\0.go.buildinfo\0.bss\0"
+    bodies = [shstr, rodata, data, info]
+    offsets, pos = [], 64
+    for body in bodies:
+        offsets.append(pos)
+        pos += len(body)
+    shoff = pos
+    # (name offset, type, addr, file offset, size); index 0 is the null section
+    rows = [
+        (0, 0, 0, 0, 0),
+        (1, 3, 0, offsets[0], len(shstr)),
+        (11, 1, rodata_addr, offsets[1], len(rodata)),
+        (19, 1, data_addr, offsets[2], len(data)),
+        (25, 1, info_addr, offsets[3], len(info)),
+        (39, 8, 0x404000, offsets[3], 4096),  # .bss: no file data, must not be read
+    ]
+    head = b"\x7fELF" + bytes([2, 1, 1]) + bytes(9)
+    head += struct.pack("<HHIQQQIHHHHHH", 2, 62, 1, 0, 0, shoff, 0, 64, 0, 0, 64, len(rows), 1)
+    table = b"".join(
+        struct.pack("<IIQQQQIIQQ", n, t, 0, a, o, s, 0, 0, 1, 0) for n, t, a, o, s in rows
+    )
+    return head + b"".join(bodies) + table
+
+
+def test_go_binary_before_1_18_pointer_layout(tmp_path: Path) -> None:
+    sentinel = "0" * 16
+    modinfo = (
+        sentinel + "path\texample.com/old\nmod\texample.com/old\t(devel)\t\n"
+        "dep\tgithub.com/gorilla/mux\tv1.7.3\th1:w=\n" + sentinel
+    )
+    target = tmp_path / "usr/bin/oldtool"
+    target.parent.mkdir(parents=True)
+    elf = _old_go_elf("go1.16.15", modinfo)
+    target.write_bytes(elf + bytes(max(0, 4096 - len(elf))))
+    target.chmod(0o755)
+    inv = catalog(DirFS(tmp_path))
+    mods = {p.name: p for p in inv.packages if p.type == "go-module"}
+    assert mods["stdlib"].version == "go1.16.15"
+    assert mods["github.com/gorilla/mux"].purl == "pkg:golang/github.com/gorilla/mux@v1.7.3"
+    assert mods["github.com/gorilla/mux"].locations == ("/usr/bin/oldtool",)
+    assert not [d for d in inv.diagnostics if d.code == "go-buildinfo"]

@@ -15,7 +15,7 @@ from mamori.vulns.images import LayerCache, OpenOptions, open_image
 from mamori.vulns.images.archive import open_layer_files
 from mamori.vulns.images.registry import Credentials, Reference, is_loopback
 from tests.vulns.builders import Member, docker_archive, layer_tar, oci_layout, sha256
-from tests.vulns.conftest import VULN, Registry
+from tests.vulns.conftest import VULN, Registry, TokenRegistry
 
 BASE = layer_tar(
     [
@@ -233,3 +233,40 @@ def test_missing_docker_image_is_a_clear_error(dockerd: None, cache: LayerCache)
 
 
 _ = shutil
+
+
+def test_real_registry_token_flow(
+    tmp_path: Path, cache: LayerCache, token_registry: TokenRegistry
+) -> None:
+    """docker-registry with ``auth: token``: skopeo pushes with a token, mamori pulls with one,
+    both got from the token server with basic auth; no credentials, no token, no image."""
+    server = token_registry.server
+    layout = oci_layout(tmp_path / "l", {"amd64": [BASE, TOP]})
+    ref = token_registry.push(f"oci:{layout}:1", "mamori/tok:1")
+    assert (token_registry.user, "repository:mamori/tok:pull,push") in server.requests
+    before = len(server.requests)
+
+    creds = Credentials(token_registry.user, token_registry.password)
+    image = open_image(f"registry:{ref}", cache, OpenOptions(credentials=creds, insecure=True))
+    assert image.source == "registry"
+    assert image.fs.read("foo/bar") == b"kept"
+    assert image.fs.lookup("etc/passwd") is None  # the whiteout in TOP
+    asked = server.requests[before:]
+    assert asked == [(token_registry.user, "repository:mamori/tok:pull")]  # one token, reused
+
+    wrong = Credentials(token_registry.user, "not-the-password")
+    for opts in (OpenOptions(credentials=wrong, insecure=True), OpenOptions(insecure=True)):
+        with pytest.raises(RegistryError, match=r"token request refused: HTTP 401|credentials"):
+            open_image(f"registry:{ref}", LayerCache(tmp_path / "c2"), opts)
+
+
+def test_credentials_never_go_to_a_plain_http_realm_off_loopback(cache: LayerCache) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.url.host != "auth.example", "credentials sent to a plain-HTTP realm"
+        return httpx.Response(
+            401, headers={"WWW-Authenticate": 'Bearer realm="http://auth.example/token"'}
+        )
+
+    opts = OpenOptions(credentials=Credentials("u", "p"), transport=httpx.MockTransport(handler))
+    with pytest.raises(RegistryError, match="not HTTPS"):
+        open_image("registry:reg.example/team/app:1", cache, opts)

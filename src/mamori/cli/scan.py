@@ -26,6 +26,7 @@ app = typer.Typer(
 )
 app.command("image")(scan_vulns.image)
 app.command("node")(scan_vulns.node)
+app.command("running")(scan_vulns.running)
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_INPUT = 0, 1, 2
 FAIL_ON = {"high": Level.HIGH, "medium": Level.MEDIUM, "low": Level.LOW, "none": None}

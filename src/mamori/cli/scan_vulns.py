@@ -16,7 +16,7 @@ from rich.table import Table
 
 from mamori.cli.common import console, err_console, open_db, settings
 from mamori.core.errors import ConfigError
-from mamori.core.findings import Finding
+from mamori.core.findings import Finding, FindingKind, FindingStatus
 from mamori.core.severity import Severity
 from mamori.vulns.db import KINDS, VulnDB, import_source
 
@@ -201,6 +201,112 @@ def node(
 
     report = _run(str(root), True, db, vex, OpenOptions())
     _emit(report, output, sbom, sbom_output, fail_on, store, server, token)
+
+
+def running(
+    output: OutputOpt = Output.TABLE,
+    fail_on: FailOn = None,
+    store: Store = False,
+    server: Server = None,
+    token: Token = None,
+    db: DbOpt = None,
+    vex: VexOpt = [],  # noqa: B006
+    docker_socket: Annotated[
+        str, typer.Option(help="the Docker engine's API socket")
+    ] = "/var/run/docker.sock",
+    cluster: Annotated[str | None, typer.Option(help="cluster name on the findings")] = None,
+    label: Annotated[
+        list[str], typer.Option(help="only containers with this label (KEY or KEY=VALUE)")
+    ] = [],  # noqa: B006
+) -> None:
+    """Scan the images of this node's running containers; findings name each workload."""
+    import json
+    import socket
+
+    from mamori.sensor.identity.docker import DockerClient
+    from mamori.vulns.report import as_json
+    from mamori.vulns.running import running_ids, running_workloads, scan_running, stale
+    from mamori.vulns.vex import Vex
+
+    cache, default_db = _paths()
+    path = db or default_db
+    vdb = VulnDB(path) if path.exists() else None
+    if vdb is None:
+        err_console.print(f"[yellow]no vulnerability database at {path}[/]: packages only")
+    node_name = socket.gethostname()
+    client = DockerClient(docker_socket, timeout=30)
+    try:
+        workloads = running_workloads(client, node_name, label)
+        alive = running_ids(client) if label else {w.container_id for w in workloads}
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), console=err_console, transient=True
+        ) as bar:
+            task = bar.add_task("starting")
+            scans = scan_running(
+                workloads,
+                cache,
+                db=vdb,
+                vex=Vex.load(vex) if vex else None,
+                progress=lambda s: bar.update(task, description=s),
+            )
+    finally:
+        client.close()
+        if vdb is not None:
+            vdb.close()
+    found = [f for s in scans for f in s.findings(cluster)]
+    if output is Output.JSON:
+        doc = [
+            {**json.loads(as_json(s.report, s.findings(cluster))),
+             "workloads": [w.as_dict() for w in s.workloads]}
+            for s in scans
+        ]  # fmt: skip
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    elif output is Output.SARIF:
+        raise ConfigError("scan running writes table or json")
+    else:
+        t = Table()
+        for col in ("workload", "image", "packages", "critical+high", "medium", "low", "fixable"):
+            t.add_column(col)
+        for s in scans:
+            for w in s.workloads:
+                mine = [f for f in found if f.resource.uid == w.container_id]
+                ui = [f.severity.ui.value for f in mine]
+                t.add_row(
+                    w.label,
+                    w.image,
+                    str(len(s.report.inventory.packages)),
+                    str(ui.count("High")),
+                    str(ui.count("Medium")),
+                    str(ui.count("Low")),
+                    f"{sum(1 for f in mine if f.remediation)}/{len(mine)}",
+                )
+        console.print(t)
+    err_console.print(
+        f"{len(workloads)} running containers, {len(scans)} images, {len(found)} findings"
+    )
+    if store:
+        store_db = open_db()
+        try:
+            new = store_db.findings.insert(found)
+            current = {f.id for f in found}
+            gone = stale(
+                store_db.findings.open_of_kind(FindingKind.VULNERABILITY),
+                current,
+                node_name,
+                scanned={w.container_id for w in workloads},
+                running=alive,
+            )
+            for fid in gone:
+                store_db.findings.set_status(fid, FindingStatus.RESOLVED.value)
+        finally:
+            store_db.close()
+        err_console.print(f"stored {len(new)} new findings, resolved {len(gone)} stale ones")
+    if server:
+        _post(server, token or os.environ.get("MAMORI_TOKEN", ""), found)
+    if fail_on:
+        threshold = Severity.parse(fail_on)
+        if any(f.severity <= threshold for f in found):
+            raise typer.Exit(1)
 
 
 @vulndb_app.command("import")

@@ -14,7 +14,9 @@ from typing import Any
 
 from packageurl import PackageURL
 
+from mamori.vulns import cvss
 from mamori.vulns.catalogers.model import Distro, Inventory, Package
+from mamori.vulns.cvss import Cvss
 from mamori.vulns.db.model import Advisory, Affected, Range
 from mamori.vulns.db.store import VulnDB
 from mamori.vulns.errors import VersionError
@@ -42,6 +44,8 @@ class Match:
     status: str  # affected | unfixed | not-affected (VEX)
     severity: str
     vex: str = ""
+    cvss: Cvss | None = None  # the advisory's highest-scoring CVSS v3.x vector
+    severity_from: str = "feed"  # feed | cvss | none
 
     @property
     def id(self) -> str:
@@ -76,10 +80,45 @@ class Match:
                 ],
                 "versions": list(self.affected.versions[:20]),
             },
+            "cvss": self.cvss
+            and {
+                "score": self.cvss.base_score,
+                "vector": self.cvss.vector,
+                "version": self.cvss.version,
+                "rating": self.cvss.severity,
+            },
+            "severity_from": self.severity_from,
             "fixed_version": self.fixed_version or None,
             "status": self.status,
             "vex": self.vex or None,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Unmatchable:
+    """A package whose name an advisory names, decided only by GIT ranges (commits).
+
+    Matching a commit range needs the repository's history (is the package's commit between
+    ``introduced`` and ``fixed``?), which an offline scanner does not have; these are reported as
+    evidence (JSON ``unmatchable``), never as findings, and never silently dropped."""
+
+    package: Package
+    advisory: Advisory
+    affected: Affected
+
+    def evidence(self) -> dict[str, Any]:
+        return {
+            "package": {"name": self.package.name, "version": self.package.version,
+                        "purl": self.package.purl},
+            "advisory": {"id": self.advisory.id, "source": self.advisory.source,
+                         "aliases": list(self.advisory.aliases)},
+            "reason": "GIT ranges (commits) cannot be evaluated offline",
+            "ranges": [
+                {"type": r.type, "repo": r.repo, "events": [{k: v} for k, v in r.events]}
+                for r in self.affected.ranges if r.type == "GIT"
+            ],
+            "versions_listed": len(self.affected.versions),
+        }  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -87,6 +126,7 @@ class MatchResult:
     matches: list[Match] = field(default_factory=list)
     suppressed: list[Match] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    unmatchable: list[Unmatchable] = field(default_factory=list)
 
 
 def _release_ok(ecosystem: str, distro: Distro | None) -> bool:
@@ -198,6 +238,7 @@ def _with_vex(m: Match, status: str, justification: str, doc: str) -> Match:
         m.package, m.advisory, m.affected, m.version_compared, m.matched_name, m.fixed_version,
         "not-affected" if status == "not_affected" else "fixed", m.severity,
         f"{status} ({justification}) per {doc}" if justification else f"{status} per {doc}",
+        m.cvss, m.severity_from,
     )  # fmt: skip
 
 
@@ -226,8 +267,14 @@ def _match_package(
             result.problems.append(f"{p.purl} vs {adv.id}: {exc}")
             continue
         if not hit:
+            if af.ranges and all(r.type == "GIT" for r in af.ranges):
+                result.unmatchable.append(Unmatchable(p, adv, af))
             continue
         matched_ids.add((adv.source, adv.id))
+        score = cvss.best(adv.cvss)
+        severity, severity_from = af.severity or adv.severity, "feed"
+        if not severity:
+            severity, severity_from = (score.severity, "cvss") if score else ("", "none")
         yield Match(
             package=p,
             advisory=adv,
@@ -236,5 +283,7 @@ def _match_package(
             matched_name=af.name,
             fixed_version=fix,
             status="unfixed" if af.status == "unfixed" or not fix else "affected",
-            severity=af.severity or adv.severity,
+            severity=severity,
+            cvss=score,
+            severity_from=severity_from,
         )

@@ -17,15 +17,17 @@ SARIF_LEVEL = {"High": "error", "Medium": "warning", "Low": "note", "Information
 
 def table(findings: list[Finding]) -> Table:
     t = Table(show_lines=False)
-    for col in ("package", "version", "vulnerability", "severity", "fixed in", "status"):
+    for col in ("package", "version", "vulnerability", "severity", "cvss", "fixed in", "status"):
         t.add_column(col)
     for f in sorted(findings, key=lambda f: (int(f.severity), f.check)):
         pkg = f.details["package"]
+        score = f.details.get("cvss")
         t.add_row(
             pkg["name"],
             pkg["version"],
             f.check,
             str(f.details["advisory"]["severity"]),
+            f"{score['score']:.1f}" if score else "",
             f.details.get("fixed_version") or "",
             f.details["status"],
         )
@@ -59,9 +61,16 @@ def as_json(report: ScanReport, findings: list[Finding]) -> str:
             for f in findings
         ],
         "suppressed": [m.evidence() for m in (report.result.suppressed if report.result else [])],
+        "unmatchable": [u.evidence() for u in (report.result.unmatchable if report.result else [])],
         "diagnostics": [str(d) for d in report.inventory.diagnostics],
     }
     return json.dumps(doc, indent=2)
+
+
+def _security_severity(f: Finding) -> dict[str, Any]:
+    """GitHub code scanning reads a CVSS score from ``properties.security-severity``."""
+    score = f.details.get("cvss")
+    return {"properties": {"security-severity": f"{score['score']:.1f}"}} if score else {}
 
 
 def as_sarif(report: ScanReport, findings: list[Finding]) -> str:
@@ -88,6 +97,7 @@ def as_sarif(report: ScanReport, findings: list[Finding]) -> str:
                 "message": {"text": f.title + (f"; {f.remediation}" if f.remediation else "")},
                 "locations": locations,
                 "partialFingerprints": {"mamori/v1": f.id},
+                **_security_severity(f),
             }
         )
     doc = {

@@ -20,6 +20,7 @@ from mamori.vulns.images.model import Image
 from mamori.vulns.matcher import Match, MatchResult, match
 from mamori.vulns.sbom.native import Subject
 from mamori.vulns.vex import Vex
+from mamori.vulns.workload import Workload
 
 SEVERITY = {
     "critical": Severity.CRITICAL,
@@ -27,6 +28,7 @@ SEVERITY = {
     "medium": Severity.WARNING,
     "low": Severity.NOTICE,
     "negligible": Severity.INFORMATIONAL,
+    "none": Severity.INFORMATIONAL,  # CVSS 0.0
     "": Severity.INFORMATIONAL,
 }
 Progress = Callable[[str], None]
@@ -55,7 +57,9 @@ def scan(
     vex: Vex | None = None,
     options: OpenOptions = OpenOptions(),
     progress: Progress = _noop,
+    name: str | None = None,
 ) -> ScanReport:
+    """``name`` overrides the subject's name (``scan running`` opens images by id)."""
     created = datetime.now(UTC).isoformat(timespec="seconds")
     progress(f"opening {ref}")
     if node:
@@ -69,7 +73,7 @@ def scan(
         progress(f"matching {len(inv.packages)} packages")
         result = match(inv, db, vex)
     kind = "node" if node else "image"
-    name = ref if not image.tags else image.tags[0]
+    name = name or (ref if not image.tags else image.tags[0])
     subject = Subject(name, kind, id=image.id, digest=image.digest, platform=image.platform)
     return ScanReport(subject, image, inv, result, db.built_at() if db else "", created)
 
@@ -81,16 +85,36 @@ def finding_id(resource: ResourceRef, m: Match) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
-def findings(report: ScanReport, *, cluster: str | None = None) -> list[Finding]:
+def findings(
+    report: ScanReport, *, cluster: str | None = None, workload: Workload | None = None
+) -> list[Finding]:
+    """One finding per match; against the image, or against ``workload`` running it.
+
+    A workload's findings carry the container as their resource (kind ``container``, uid the
+    container id, namespace the pod's) and the image in ``details["image"]``, so that the same
+    image run by two containers gives each its own findings (the "by workload" view).
+    """
     if report.result is None:
         return []
     s = report.subject
-    resource = ResourceRef(kind=s.kind, name=s.name, cluster=cluster, uid=s.id or None)
+    if workload is None:
+        resource = ResourceRef(kind=s.kind, name=s.name, cluster=cluster, uid=s.id or None)
+    else:
+        resource = ResourceRef(
+            kind="container",
+            name=workload.label,
+            namespace=workload.namespace,
+            cluster=cluster,
+            uid=workload.container_id,
+        )
     when = datetime.fromisoformat(report.created)
     out = []
     for m in report.result.matches:
         evidence = m.evidence()
         evidence["db_built_at"] = report.db_built_at
+        if workload is not None:
+            evidence["image"] = {"name": s.name, "id": s.id, "digest": workload.image_digest}
+            evidence["workload"] = workload.as_dict()
         fix = f"upgrade {m.package.name} to {m.fixed_version}" if m.fixed_version else None
         out.append(
             Finding(

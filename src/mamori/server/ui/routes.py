@@ -22,7 +22,7 @@ from mamori.server.auth import SESSION_COOKIE, Caller, authorize, check_csrf, id
 from mamori.server.schemas import parse_severities
 from mamori.server.ui.chart import build_chart
 from mamori.server.ui.recommendations import group
-from mamori.server.ui.vulnerabilities import group_by
+from mamori.server.ui.vulnerabilities import GROUPINGS, group_by, subject
 from mamori.store.accounts import Scope
 from mamori.store.database import Database
 from mamori.store.query import Cursor, Filters
@@ -390,9 +390,16 @@ def recommendations_page(request: Request) -> HTMLResponse:
 @router.get("/vulnerabilities", response_class=HTMLResponse)
 def vulnerabilities_page(request: Request, by: str = "image") -> HTMLResponse:
     caller = _caller(request)
-    by = by if by in ("image", "cve") else "image"
+    by = by if by in GROUPINGS else "image"
     findings = _db(request).findings.open_of_kind(FindingKind.VULNERABILITY)
-    return _render(request, "vulnerabilities.html", caller, by=by, groups=group_by(findings, by))
+    return _render(
+        request,
+        "vulnerabilities.html",
+        caller,
+        by=by,
+        groups=group_by(findings, by),
+        subject=subject,
+    )
 
 
 DRIFT_STATE = "drift-state.json"

@@ -1,9 +1,11 @@
-"""Go binaries: the module list Go links into ``.go.buildinfo`` (Go 1.18+ layout)."""
+"""Go binaries: the module list Go links into ``.go.buildinfo`` (the Go 1.18+ inline layout
+and the older pointer layout, ``runtime.buildVersion``/``runtime.modinfo``)."""
 
 from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import IO
 
 from mamori.vulns.catalogers.model import Distro, Package, Report, purl
@@ -27,7 +29,19 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
     raise ValueError("truncated varint")
 
 
-def buildinfo_section(f: IO[bytes]) -> bytes | None:
+@dataclass(frozen=True, slots=True)
+class _Section:
+    name: bytes
+    type: int
+    addr: int
+    offset: int
+    size: int
+
+
+SHT_NOBITS = 8  # .bss: occupies memory, not the file
+
+
+def _sections(f: IO[bytes]) -> list[_Section] | None:
     head = f.read(64)
     if len(head) < 52 or head[:4] != b"\x7fELF":
         return None
@@ -42,23 +56,79 @@ def buildinfo_section(f: IO[bytes]) -> bytes | None:
         return None
     f.seek(shoff)
     table = f.read(shentsize * shnum)
-    sections = []
+    raw_sections = []
     for i in range(shnum):
         raw = table[i * shentsize : (i + 1) * shentsize]
         if is64:
-            name, _t, _fl, _a, off, size = struct.unpack(endian + "IIQQQQ", raw[:40])
+            name, typ, _fl, addr, off, size = struct.unpack(endian + "IIQQQQ", raw[:40])
         else:
-            name, _t, _fl, _a, off, size = struct.unpack(endian + "IIIIII", raw[:24])
-        sections.append((name, off, size))
-    _n, str_off, str_size = sections[shstrndx]
+            name, typ, _fl, addr, off, size = struct.unpack(endian + "IIIIII", raw[:24])
+        raw_sections.append((name, typ, addr, off, size))
+    _n, _t, _a, str_off, str_size = raw_sections[shstrndx]
     f.seek(str_off)
     names = f.read(min(str_size, 1 << 20))
-    for name, off, size in sections:
+    out = []
+    for name, typ, addr, off, size in raw_sections:
         end = names.find(b"\0", name)
-        if names[name:end] == b".go.buildinfo":
-            f.seek(off)
-            return f.read(min(size, 1 << 20))
-    return None
+        out.append(_Section(names[name:end], typ, addr, off, size))
+    return out
+
+
+def _read_virtual(f: IO[bytes], sections: list[_Section], addr: int, size: int) -> bytes:
+    """``size`` bytes at virtual address ``addr``, from the section that holds them."""
+    for sec in sections:
+        if sec.type != SHT_NOBITS and sec.addr and sec.addr <= addr < sec.addr + sec.size:
+            if addr + size > sec.addr + sec.size:
+                break
+            f.seek(sec.offset + addr - sec.addr)
+            data = f.read(size)
+            if len(data) == size:
+                return data
+            break
+    raise ValueError(f"address {addr:#x} (+{size}) is outside the file's sections")
+
+
+def read_buildinfo(f: IO[bytes]) -> tuple[str, str] | None:
+    """(go version, modinfo) of an ELF Go binary, either layout; None if it is not one.
+
+    Go 1.18+ writes both strings inline after the 32-byte header (flag bit 2). Older linkers
+    write two pointers instead — to the ``runtime.buildVersion`` and ``runtime.modinfo`` string
+    headers ({data pointer, length}) — so each is followed through the section table to the file.
+    """
+    sections = _sections(f)
+    if sections is None:
+        return None
+    sec = next((s for s in sections if s.name == b".go.buildinfo"), None)
+    if sec is None:
+        return None
+    f.seek(sec.offset)
+    data = f.read(min(sec.size, 1 << 20))
+    parsed = parse_buildinfo(data)
+    if parsed is not None or not data.startswith(MAGIC) or len(data) < 32:
+        return parsed
+    ptr, big = data[14], data[15] & 0x1
+    if ptr not in (4, 8):
+        raise ValueError(f"pointer size {ptr} in the build info header")
+    fmt = (">" if big else "<") + ("Q" if ptr == 8 else "I")
+
+    def word(raw: bytes, i: int) -> int:
+        value: int = struct.unpack(fmt, raw[i * ptr : (i + 1) * ptr])[0]
+        return value
+
+    def string_at(addr: int) -> str:
+        header = _read_virtual(f, sections, addr, 2 * ptr)
+        length = word(header, 1)
+        if length == 0:
+            return ""
+        if length > 1 << 20:
+            raise ValueError(f"string of {length} bytes in the build info")
+        return _read_virtual(f, sections, word(header, 0), length).decode("utf-8", "replace")
+
+    version = string_at(word(data[16:], 0))
+    mod = string_at(word(data[16:], 1))
+    if len(mod) >= 33 and mod[-17] == "\n":
+        mod = mod[16:-16]
+    return version, mod
 
 
 def parse_buildinfo(data: bytes) -> tuple[str, str] | None:
@@ -99,18 +169,13 @@ class GoBinaryCataloger:
         for path in sorted(paths):
             try:
                 with fs.open(path) as f:
-                    section = buildinfo_section(f)
+                    parsed = read_buildinfo(f)
             except (ImageError, OSError, struct.error):
                 continue
-            if section is None:
-                continue
-            try:
-                parsed = parse_buildinfo(section)
             except ValueError as exc:
                 report("go-buildinfo", "/" + path, str(exc))
                 continue
             if parsed is None:
-                report("go-buildinfo", "/" + path, "Go < 1.18 build info is not read yet")
                 continue
             go_version, modinfo = parsed
             where = ("/" + path,)

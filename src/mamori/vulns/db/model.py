@@ -10,6 +10,7 @@ from typing import Any
 class Range:
     type: str  # ECOSYSTEM | SEMVER | GIT
     events: tuple[tuple[str, str], ...]  # ("introduced", "0"), ("fixed", "1.2") ...
+    repo: str = ""  # GIT ranges: the repository the commits are in
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,7 @@ def parse_osv(doc: Any) -> Advisory:
                 "fixed" in kinds and "last_affected" in kinds
             ):
                 raise OsvError(f"{at}.ranges[{j}] mixes 'fixed' and 'last_affected'")
-            ranges.append(Range(str(r["type"]), events))
+            ranges.append(Range(str(r["type"]), events, str(r.get("repo") or "")))
         pkg = a.get("package") or {}
         if not pkg and not ranges:
             raise OsvError(f"{at} has neither a package nor ranges")

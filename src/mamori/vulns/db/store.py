@@ -109,7 +109,9 @@ class VulnDB:
             rows.append(
                 (
                     source, a.id, fam, af.ecosystem, normalize_name(fam, af.name),
-                    json.dumps([[r.type, [list(e) for e in r.events]] for r in af.ranges]),
+                    json.dumps(
+                        [[r.type, [list(e) for e in r.events], r.repo] for r in af.ranges]
+                    ),
                     json.dumps(af.versions), af.status, af.severity,
                 )
             )  # fmt: skip
@@ -145,7 +147,10 @@ class VulnDB:
                 affected = Affected(
                     eco,
                     nm,
-                    tuple(Range(t, tuple((k, v) for k, v in ev)) for t, ev in json.loads(ranges)),
+                    tuple(
+                        Range(r[0], tuple((k, v) for k, v in r[1]), r[2] if len(r) > 2 else "")
+                        for r in json.loads(ranges)
+                    ),
                     tuple(json.loads(versions)),
                     status,
                     sev,

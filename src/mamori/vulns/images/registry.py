@@ -185,6 +185,10 @@ class RegistryClient(BlobSource):
             return
         if scheme.lower() != "bearer" or "realm" not in params:
             raise RegistryError(f"unsupported auth challenge {challenge!r}", self.where)
+        realm = httpx.URL(params["realm"])
+        if self.credentials and realm.scheme != "https" and not is_loopback(realm.host):
+            # the password would cross the network in clear: only a loopback realm may be HTTP
+            raise RegistryError("token realm is not HTTPS; credentials not sent", str(realm))
         query = {"scope": params.get("scope") or f"repository:{self.ref.repository}:pull"}
         if "service" in params:
             query["service"] = params["service"]
