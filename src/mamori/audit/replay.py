@@ -1,8 +1,10 @@
 """Files of audit events -> checked raw events, each with where it came from.
 
 Accepted layouts: the API server's log backend (one ``Event`` per line), lines holding whole
-``EventList`` objects (saved webhook bodies), or one JSON document (an ``EventList`` or an
-``Event``, pretty-printed or not). Errors name ``file:line``.
+``EventList`` objects (saved webhook bodies), one JSON document (an ``EventList`` or an
+``Event``, pretty-printed or not), and managed clusters' exports (GKE Cloud Audit Logs entries,
+AKS diagnostic records, EKS CloudWatch records: ``mamori.audit.cloud``). Errors name
+``file:line``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from mamori.audit import cloud
 from mamori.audit.events import AuditFormatError, check_event, parse_event_list, to_event
 from mamori.audit.tail import Line
 from mamori.core.events import Event
@@ -20,6 +23,11 @@ Raw = Mapping[str, Any]
 
 
 def _from_doc(doc: Any, where: str) -> list[Raw]:
+    unwrapped = cloud.unwrap(doc, where)  # GKE, AKS and EKS exports
+    if unwrapped is not None:
+        for n, raw in enumerate(unwrapped):
+            check_event(raw, where if len(unwrapped) == 1 else f"{where}[{n}]")
+        return list(unwrapped)
     if isinstance(doc, dict) and doc.get("kind") == "EventList":
         try:
             return parse_event_list(json.dumps(doc))
