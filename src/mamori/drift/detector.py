@@ -297,8 +297,13 @@ def drift_alert(event: Event) -> Alert:
             "drift",
             "mitre_execution",
             "TA0002",
-            # The policy rule's responses: the sensor's Responder carries them out.
-            *(f"mamori.response.{r}" for r in x.get(PREFIX + "response") or ()),
+            # The policy rule's responses: the sensor's Responder carries them out. A blocked
+            # exec ran nothing: killing its pid would kill the caller (a shell, the workload).
+            *(
+                f"mamori.response.{r}"
+                for r in x.get(PREFIX + "response") or ()
+                if not (taken == "blocked" and r == "kill_process")
+            ),
         ),
         cluster=event.cluster,
         namespace=k.namespace if k else None,
