@@ -20,6 +20,7 @@ from mamori.rules.ruleset import RuleMatching
 from mamori.sensor.detectors import ExecLog
 from mamori.sensor.guard import Guard
 from mamori.sensor.recorder import EventRecorder
+from mamori.sensor.correlate import stateful_detectors
 from mamori.sensor.rules_detector import DEFAULT_RULES, RulesDetector, load_rules
 from mamori.sensor.runtime import Sensor, SensorOptions
 from mamori.sensor.sinks import ServerSink, StreamSink
@@ -45,7 +46,8 @@ def _detectors(
     name: str, rules: list[Path] | None, all_execs: bool, matching: RuleMatching
 ) -> list[Detector]:
     if name == "rules":
-        return [RulesDetector(load_rules(rules or [DEFAULT_RULES], matching))]
+        ruleset = load_rules(rules or [DEFAULT_RULES], matching)
+        return [RulesDetector(ruleset), *stateful_detectors(ruleset)]
     if rules:
         raise ConfigError("--rules needs --detector rules")
     if name == "exec-log":
