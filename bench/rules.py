@@ -19,7 +19,8 @@ Two event mixes (``--mix``), both 40 % opens, 25 % execs, 15 % connects, 20 % ot
   read/write/close/mmap/setuid/ptrace/dup2): about 26 % of events match, each match evaluates
   the rule's whole exception list. Kept for comparison with earlier figures.
 
-    PYTHONPATH=src python bench/rules.py [--events 200000] [--mix realistic|legacy] [--rules falco|mamori]
+    PYTHONPATH=src python bench/rules.py [--events 200000] [--mix realistic|legacy]
+        [--rules falco|mamori]
 """
 
 from __future__ import annotations

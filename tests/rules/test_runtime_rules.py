@@ -5,16 +5,15 @@ chains, benign commands raise nothing, and every catalog scenario's runtime dete
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
+from tests.conftest import SHARED, unavailable
+from tests.rules.rt_events import CONTAINER, connect, container, exec_, open_
 
 from mamori.core.events import Event
 from mamori.rules.ruleset import RuleMatching, Ruleset
 from mamori.sensor.correlate import MINING_RULE, RECON_RULE, SCAN_RULE, stateful_detectors
 from mamori.sensor.rules_detector import DEFAULT_RULES, load_rules
-from tests.conftest import SHARED, unavailable
-from tests.rules.rt_events import CONTAINER, connect, container, exec_, open_
 
 ALL = load_rules([DEFAULT_RULES], RuleMatching.ALL)
 FIRST = load_rules([DEFAULT_RULES], RuleMatching.FIRST)
@@ -175,7 +174,8 @@ def test_rt_rules_carry_catalog_and_mitre_tags() -> None:
         ids = [t for t in rule.tags if t.startswith("mamori.MAM-RT-")]
         if not ids:
             continue
-        assert len(ids) == 1 and re.fullmatch(r"mamori\.MAM-RT-\d{3}", ids[0]), rule.name
+        assert len(ids) == 1, rule.name
+        assert re.fullmatch(r"mamori\.MAM-RT-\d{3}", ids[0]), rule.name
         assert any(t.startswith("mitre_") for t in rule.tags), rule.name
         assert any(re.fullmatch(r"T\d{4}(\.\d{3})?", t) for t in rule.tags), rule.name
         assert f"MAM-RT-{ids[0][-3:]}" in rule.desc, rule.name
@@ -277,7 +277,8 @@ def _must_raise() -> set[str]:
 
 def test_every_scenario_runtime_detection_has_a_rule_or_detector() -> None:
     must = _must_raise()
-    assert "MAM-RT-015" in must and "MAM-RT-012" in must  # the table was parsed
+    assert "MAM-RT-015" in must
+    assert "MAM-RT-012" in must
     drift = {"MAM-RT-040", "MAM-RT-041"}  # the drift engine's alerts
     rules = {t.removeprefix("mamori.") for r in ALL.rules for t in r.tags}
     detectors = {t.removeprefix("mamori.") for d in stateful_detectors(ALL)
@@ -297,5 +298,7 @@ def test_existing_rules_keep_their_names() -> None:
 def test_victim_container_identity_in_alert_output() -> None:
     (match,) = FIRST.match(exec_("/tmp/mamori-test-alert hi"))
     text = match.rule.output.render(match.event)
-    assert "container_name=victim" in text and "pod=mamori-sim-victim" in text
-    assert CONTAINER.image_repository is not None and CONTAINER.image_repository in text
+    assert "container_name=victim" in text
+    assert "pod=mamori-sim-victim" in text
+    assert CONTAINER.image_repository is not None
+    assert CONTAINER.image_repository in text

@@ -17,10 +17,10 @@ from mamori.core.errors import ConfigError
 from mamori.core.plugins import AlertSink, Detector
 from mamori.drift.policy import load_policy
 from mamori.rules.ruleset import RuleMatching
+from mamori.sensor.correlate import stateful_detectors
 from mamori.sensor.detectors import ExecLog
 from mamori.sensor.guard import Guard
 from mamori.sensor.recorder import EventRecorder
-from mamori.sensor.correlate import stateful_detectors
 from mamori.sensor.rules_detector import DEFAULT_RULES, RulesDetector, load_rules
 from mamori.sensor.runtime import Sensor, SensorOptions
 from mamori.sensor.sinks import ServerSink, StreamSink

@@ -235,7 +235,11 @@ class ScanBurst:
         net = event.network
         if event.kind is not EventKind.NETWORK_CONNECT or net is None or net.dst_ip is None:
             return ()
-        key = f"[{net.dst_ip}]:{net.dst_port}" if ":" in net.dst_ip else f"{net.dst_ip}:{net.dst_port}"
+        key = (
+            f"[{net.dst_ip}]:{net.dst_port}"
+            if ":" in net.dst_ip
+            else f"{net.dst_ip}:{net.dst_port}"
+        )
         keys = self.burst.add(_container_key(event), key, event.time_ns)
         if keys is None:
             return ()

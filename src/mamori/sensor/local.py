@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from mamori.core.findings import Alert
-from mamori.sensor.identity.docker import DEFAULT_SOCKET
 from mamori.sensor.correlate import stateful_detectors
+from mamori.sensor.identity.docker import DEFAULT_SOCKET
 from mamori.sensor.rules_detector import DEFAULT_RULES, RulesDetector, load_rules
 from mamori.sensor.runtime import Sensor, SensorOptions
 from mamori.sensor.sources.base import SourceUnavailable
