@@ -302,3 +302,12 @@ def test_victim_container_identity_in_alert_output() -> None:
     assert "pod=mamori-sim-victim" in text
     assert CONTAINER.image_repository is not None
     assert CONTAINER.image_repository in text
+
+
+def test_compiled_rules_agree_with_the_reference_evaluator() -> None:
+    from mamori.rules.interp import evaluate
+
+    events = [e for _, pos, neg in CASES for e in (pos, neg)] + [e for _, e, _ in CHAINS] + BENIGN
+    for event in events:
+        expected = [r.name for r in ALL.rules if evaluate(r.expr, event, r.source)]
+        assert _names(ALL, event) == expected
