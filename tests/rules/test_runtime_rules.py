@@ -11,11 +11,27 @@ from tests.conftest import SHARED, unavailable
 from tests.rules.rt_events import CONTAINER, connect, container, exec_, open_
 
 from mamori.core.events import Event
+from mamori.rules.engine import load_ruleset_texts
 from mamori.rules.ruleset import RuleMatching, Ruleset
 from mamori.sensor.correlate import MINING_RULE, RECON_RULE, SCAN_RULE, stateful_detectors
 from mamori.sensor.rules_detector import DEFAULT_RULES, load_rules
 
-ALL = load_rules([DEFAULT_RULES], RuleMatching.ALL)
+# The hash lists ship empty: a later file appends a feed (here one test hash per list).
+MALWARE_SHA = "5" * 64
+DDOS_SHA = "d" * 64
+FEED = f"""
+- list: mamori_malware_sha256
+  items: ["{MALWARE_SHA}"]
+  override: {{items: append}}
+- list: mamori_ddos_toolkit_sha256
+  items: ["{DDOS_SHA}"]
+  override: {{items: append}}
+"""
+_LOADED = load_ruleset_texts(
+    [(str(DEFAULT_RULES), DEFAULT_RULES.read_text()), ("feed.yaml", FEED)], RuleMatching.ALL
+)
+_LOADED.raise_for_errors()
+ALL = _LOADED.ruleset
 FIRST = load_rules([DEFAULT_RULES], RuleMatching.FIRST)
 CATALOG = SHARED / "design" / "detections-catalog.md"
 
@@ -29,6 +45,19 @@ W = ("O_WRONLY", "O_CREAT", "O_TRUNC")
 # (rule, positive event, negative event): the negative is the nearest benign look-alike.
 CASES: list[tuple[str, Event, Event]] = [
     ("Mamori test alert", exec_("/tmp/mamori-test-alert hi"), exec_("/bin/echo hi")),
+    ("Malware execution", exec_("/tmp/tool", extra={"mamori.drift.sha256": MALWARE_SHA}),
+     exec_("/tmp/tool", extra={"mamori.drift.sha256": "0" * 64})),
+    ("DDoS toolkit indicators", exec_("/tmp/x", extra={"mamori.drift.sha256": DDOS_SHA}),
+     exec_("/usr/sbin/hping3 -c 1 10.0.0.1")),
+    ("Behavior similar to common Linux bots", exec_("/dev/shm/.x/run"), exec_("/tmp/run")),
+    ("Uncommon connection attempt through a proxy",
+     exec_("curl --socks5 127.0.0.1:9050 http://x/"), exec_("curl --proxy http://proxy:3128 x")),
+    ("Connection through a SOCKS proxy",
+     connect("203.0.113.7", 443, "curl -x socks5h://127.0.0.1:9050 https://x/"),
+     connect("203.0.113.7", 443, "curl https://x/")),
+    ("Suspicious request to the Kubernetes dashboard",
+     exec_("curl -k https://kubernetes-dashboard.kubernetes-dashboard/api/v1/login"),
+     exec_("curl -k https://grafana.monitoring/api/health")),
     ("Kubernetes CPU optimization", exec_("/sbin/modprobe msr allow_writes=on"),
      exec_("/sbin/modprobe overlay")),
     ("Kubernetes CPU optimization file write",
