@@ -186,3 +186,14 @@ def test_stateful_detectors_say_which_fields_they_read() -> None:
         fields = getattr(detector, "fields", None)
         assert fields
         assert not any(f.startswith(("proc.cwd", "user.loginuid")) for f in fields)
+
+
+def test_sensor_cli_runs_the_stateful_detectors_next_to_the_rules() -> None:
+    from mamori.cli.sensor import _detectors
+    from mamori.sensor.rules_detector import RulesDetector
+
+    detectors = _detectors("rules", None, False, RuleMatching.FIRST)
+    assert [type(d) for d in detectors] == [RulesDetector, MiningBehavior, ReconBurst, ScanBurst]
+    assert (
+        _detectors("exec-log", None, False, RuleMatching.FIRST)[0].__class__.__name__ == "ExecLog"
+    )
