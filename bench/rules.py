@@ -20,6 +20,7 @@ Two event mixes (``--mix``), both 40 % opens, 25 % execs, 15 % connects, 20 % ot
   the rule's whole exception list. Kept for comparison with earlier figures.
 
     PYTHONPATH=src python bench/rules.py [--events 200000] [--mix realistic|legacy]
+        [--rules falco|mamori]
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from mamori.rules.ruleset import RuleMatching
 
 RULES = Path(__file__).resolve().parents[1] / ".." / "shared" / "conformance" / "falco" / "rules"
 FILES = ["falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox_rules.yaml"]
+MAMORI = Path(__file__).resolve().parents[1] / "src" / "mamori" / "rules_data" / "mamori_rules.yaml"
 
 _SHELL = ("bash", "sh", "python3", "nginx", "curl", "node", "java", "cat", "ls", "grep")
 _PATHS = ("/etc/passwd", "/etc/shadow", "/var/log/app.log", "/tmp/x", "/usr/lib/libc.so.6",
@@ -198,10 +200,15 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--naive-events", type=int, default=5_000)
     parser.add_argument("--mix", choices=("realistic", "legacy"), default="realistic")
+    parser.add_argument(
+        "--rules", choices=("falco", "mamori"), default="falco",
+        help="falco: the three stock syscall files; mamori: mamori's default rules",
+    )  # fmt: skip
     args = parser.parse_args()
 
     t0 = time.perf_counter()
-    result = load_ruleset([RULES / f for f in FILES], RuleMatching.ALL)
+    paths = [RULES / f for f in FILES] if args.rules == "falco" else [MAMORI]
+    result = load_ruleset(paths, RuleMatching.ALL)
     load_s = time.perf_counter() - t0
     enabled = result.ruleset.rules
     print(f"load + compile: {load_s:.3f} s ({len(result.rules)} rules compiled, "

@@ -17,6 +17,7 @@ from mamori.core.errors import ConfigError
 from mamori.core.plugins import AlertSink, Detector
 from mamori.drift.policy import load_policy
 from mamori.rules.ruleset import RuleMatching
+from mamori.sensor.correlate import stateful_detectors
 from mamori.sensor.detectors import ExecLog
 from mamori.sensor.guard import Guard
 from mamori.sensor.recorder import EventRecorder
@@ -48,7 +49,8 @@ def _detectors(
     name: str, rules: list[Path] | None, all_execs: bool, matching: RuleMatching
 ) -> list[Detector]:
     if name == "rules":
-        return [RulesDetector(load_rules(rules or [DEFAULT_RULES], matching))]
+        ruleset = load_rules(rules or [DEFAULT_RULES], matching)
+        return [RulesDetector(ruleset), *stateful_detectors(ruleset)]
     if rules:
         raise ConfigError("--rules needs --detector rules")
     if name == "exec-log":

@@ -9,6 +9,7 @@ closures with the same checks.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -136,6 +137,9 @@ class _Builder:
         if isinstance(right, ast.ListLiteral):
             values = [convert(i, type_, right) for i in right.items]
             if node.modifier:
+                fast = _anyof_strings(op, values) if node.modifier == "anyof" else None
+                if fast is not None:
+                    return fast
                 return _modified(node.modifier, [predicate(op, v) for v in values])
             if op not in LIST_OPS:
                 raise CompileError("R014", f"operator '{op}' needs a single value", node.pos)
@@ -212,6 +216,24 @@ def _lift(pred: Pred, multi: Multi, op: str) -> Pred:
         return False
 
     return any_of
+
+
+def _anyof_strings(op: str, values: list[Any]) -> Pred | None:
+    """``anyof`` over string values as one C-level call (a tuple prefix test or one regex)
+    instead of one predicate per item: long tunable lists on every exec stay cheap."""
+    if not values or not all(isinstance(v, str) for v in values):
+        return None
+    if op == "startswith":
+        prefixes = tuple(values)
+        return lambda v: v.startswith(prefixes)
+    if op == "endswith":
+        suffixes = tuple(values)
+        return lambda v: v.endswith(suffixes)
+    if op in ("contains", "icontains"):
+        flags = re.IGNORECASE if op == "icontains" else 0
+        search = re.compile("|".join(map(re.escape, values)), flags).search
+        return lambda v: search(v) is not None
+    return None
 
 
 def _modified(modifier: str, preds: list[Pred]) -> Pred:

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from mamori.core.findings import Alert
+from mamori.sensor.correlate import stateful_detectors
 from mamori.sensor.identity.docker import DEFAULT_SOCKET
 from mamori.sensor.rules_detector import DEFAULT_RULES, RulesDetector, load_rules
 from mamori.sensor.runtime import Sensor, SensorOptions
@@ -66,8 +67,9 @@ def start_local_sensor(
         drift_state_file=drift_state,
     )
     try:
-        detector = RulesDetector(load_rules([DEFAULT_RULES]))
-        sensor = Sensor(options, [detector], [StoreSink(db)])
+        ruleset = load_rules([DEFAULT_RULES])
+        detectors = [RulesDetector(ruleset), *stateful_detectors(ruleset)]
+        sensor = Sensor(options, detectors, [StoreSink(db)])
         sensor.start()
     except SourceUnavailable as exc:
         return None, f"off: {exc}"
