@@ -47,7 +47,8 @@ class Settings(BaseSettings):
         default=7.0, gt=0, description="learning window of CP-004 and CP-016, in days"
     )
     audit_state_file: Path | None = Field(
-        default=None, description="stateful audit detector state; default: data_dir/audit-state.json"
+        default=None,
+        description="stateful audit detector state; default: data_dir/audit-state.json",
     )
     posture_config: Path | None = Field(
         default=None, description="PostureConfig YAML for the admission webhook (actions, params)"

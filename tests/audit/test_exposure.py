@@ -19,8 +19,8 @@ from tests.conftest import SHARED
 EXPOSURE = [
     ("MAM-CP-001", "exposure-postgres-trust-env", {"POSTGRES_HOST_AUTH_METHOD=trust"},
      "exposure-postgres-restricted"),
-    ("MAM-CP-001", "exposure-postgres-trust-hba", {"pg_hba ConfigMap pg-hba trusts host connections"},
-     "exposure-postgres-restricted"),
+    ("MAM-CP-001", "exposure-postgres-trust-hba",
+     {"pg_hba ConfigMap pg-hba trusts host connections"}, "exposure-postgres-restricted"),
     ("MAM-CP-002", "exposure-postgres-trust-env", {"no loadBalancerSourceRanges"},
      "exposure-postgres-restricted"),
     ("MAM-CP-002", "exposure-postgres-trust-hba", {"source range 10.0.0.0/8 wider than /16"},
@@ -163,7 +163,7 @@ def applied(obj: dict[str, Any], n: int, ns: str = "mamori-sim") -> dict[str, An
         "requestURI": f"{prefix}/namespaces/{ns}/{resource}?fieldManager=kubectl-client-side-apply",
         "verb": "create",
         "user": {"username": "mamori-sim-admin", "groups": ["system:masters"]},
-        "sourceIPs": ["172.18.0.1"], "userAgent": "kubectl/v1.30.2 (linux/amd64) kubernetes/3968350",
+        "sourceIPs": ["172.18.0.1"], "userAgent": "kubectl/v1.30.2 (linux/amd64) kubernetes/39683",
         "objectRef": {"resource": resource, "namespace": ns, "name": name,
                       **({"apiGroup": group} if group else {}), "apiVersion": "v1"},
         "responseStatus": {"metadata": {}, "code": 201},
@@ -178,7 +178,10 @@ def test_s9_the_reference_samples_raise_cp012_for_both_services() -> None:
     assert [d["kind"] for d in docs] == ["Deployment", "Service", "Deployment", "Service"]
     fired = run_stateful([applied(d, n) for n, d in enumerate(docs)])
     by_service = {a.fields["mamori.service"]: a for _, a in fired}
-    assert set(by_service) == {"mamori-sim/redis-healthy-service", "mamori-sim/redis-unhealthy-service"}
+    assert set(by_service) == {
+        "mamori-sim/redis-healthy-service",
+        "mamori-sim/redis-unhealthy-service",
+    }
     for alert in by_service.values():
         assert alert.fields["mamori.detection"] == "MAM-CP-012"
         assert alert.fields["mamori.reason"] == "redis image"
@@ -189,6 +192,7 @@ def test_s9_the_reference_samples_raise_cp012_for_both_services() -> None:
         "<customer-registry>.azurecr.io/redis:latest"
     ]
     assert set(by_service["mamori-sim/redis-unhealthy-service"].fields["mamori.images"]) == {
-        "<customer-registry>.azurecr.io/redis:latest", "redis:latest"
+        "<customer-registry>.azurecr.io/redis:latest",
+        "redis:latest",
     }
     assert [i for i, _ in fired] == [1, 3]  # the second Deployment re-raises nothing

@@ -34,8 +34,8 @@ _INITIAL = ("mitre_initial_access", "T1133")
 
 
 def _exposure(num: str, rule: str, severity: Severity, defender: str) -> Detection:
-    return Detection(f"MAM-CP-{num}", rule, severity,
-                     ("k8s", f"mamori.MAM-CP-{num}", f"defender.{defender}", *_INITIAL))  # fmt: skip
+    tags = ("k8s", f"mamori.MAM-CP-{num}", f"defender.{defender}", *_INITIAL)
+    return Detection(f"MAM-CP-{num}", rule, severity, tags)
 
 
 CP001 = _exposure("001", "mamori exposed postgres with trust authentication", Severity.WARNING,
@@ -148,7 +148,9 @@ def evaluate(inv: ClusterInventory, svc: ServiceInfo) -> list[Hit]:
     ports = {p.port for p in svc.ports} | targets
     if lb:
         postgres = _pods_with(pods, _is_postgres)
-        trust_env = _pods_with(postgres, lambda p: p.env.get("POSTGRES_HOST_AUTH_METHOD") == "trust")
+        trust_env = _pods_with(
+            postgres, lambda p: p.env.get("POSTGRES_HOST_AUTH_METHOD") == "trust"
+        )
         if trust_env:
             hits.append(Hit(CP001, "POSTGRES_HOST_AUTH_METHOD=trust", trust_env))
         for p in postgres:
@@ -164,17 +166,10 @@ def evaluate(inv: ClusterInventory, svc: ServiceInfo) -> list[Hit]:
             and svc.selector.get("istio") == "ingressgateway"
             and inv.has_namespace("kubeflow")
         ):
-            hits.append(Hit(CP009, "istio ingress gateway with namespace kubeflow", pods_tuple(pods)))
-        for app, images, app_ports in SENSITIVE_APPS:
-            by_image = _pods_with(pods, lambda p: any(w in i for i in p.images for w in images))
-            if images and by_image:
-                hits.append(Hit(CP011, f"{app} image", by_image))
-            for port in app_ports:
-                if port not in targets:
-                    continue
-                declaring = _pods_with(pods, lambda p, port=port: _declares(p, port))  # type: ignore[misc]
-                if declaring:
-                    hits.append(Hit(CP011, f"{app} port {port}", declaring))
+            hits.append(
+                Hit(CP009, "istio ingress gateway with namespace kubeflow", pods_tuple(pods))
+            )
+        hits += _sensitive(pods, targets)
         if 6379 in ports:
             hits.append(Hit(CP012, "port 6379", pods_tuple(pods)))
         redis = _pods_with(pods, lambda p: any(_last(i).endswith("redis") for i in p.images))
@@ -185,6 +180,24 @@ def evaluate(inv: ClusterInventory, svc: ServiceInfo) -> list[Hit]:
         if dash or svc.selector.get("k8s-app") == "kubernetes-dashboard":
             hits.append(Hit(CP010, f"{svc.type} selecting the Kubernetes dashboard", dash))
     return hits
+
+
+def _sensitive(pods: list[PodShape], targets: set[int | str]) -> list[Hit]:
+    """CP-011: pods of a sensitive application by image, or declaring its port as a target."""
+    hits: list[Hit] = []
+    for app, words, app_ports in SENSITIVE_APPS:
+        by_image = tuple(p for p in pods if any(w in i for i in p.images for w in words))
+        if by_image:
+            hits.append(Hit(CP011, f"{app} image", by_image))
+        for port in app_ports:
+            declaring = tuple(p for p in pods if _declares(p, port))
+            if declaring and (port in targets or any(_named(p, port) & targets for p in declaring)):
+                hits.append(Hit(CP011, f"{app} port {port}", declaring))
+    return hits
+
+
+def _named(p: PodShape, port: int) -> set[int | str]:
+    return {name for name, number in p.ports if number == port and name}
 
 
 def pods_tuple(pods: Iterable[PodShape]) -> tuple[PodShape, ...]:

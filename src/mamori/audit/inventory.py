@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,7 +90,9 @@ class ServiceInfo:
         return cls(
             namespace=namespace,
             name=name,
-            uid=_dig(obj, "metadata", "uid") if isinstance(_dig(obj, "metadata", "uid"), str) else None,
+            uid=_dig(obj, "metadata", "uid")
+            if isinstance(_dig(obj, "metadata", "uid"), str)
+            else None,
             type=str(spec.get("type") or "ClusterIP"),
             selector=_str_map(spec.get("selector")),
             annotations=_str_map(_dig(obj, "metadata", "annotations")),
@@ -103,7 +105,9 @@ class ServiceInfo:
         out: set[int | str] = set()
         for p in self.ports:
             if p.target is not None:
-                out.add(int(p.target) if isinstance(p.target, str) and p.target.isdigit() else p.target)
+                out.add(
+                    int(p.target) if isinstance(p.target, str) and p.target.isdigit() else p.target
+                )
             elif p.port is not None:
                 out.add(p.port)
         return out
@@ -216,8 +220,8 @@ class _Store:
     def values(self) -> Iterable[Any]:
         return self.items.values()
 
-    def keys(self) -> Iterable[tuple[str, ...]]:
-        return self.items.keys()
+    def __iter__(self) -> Iterator[tuple[str, ...]]:
+        return iter(self.items)
 
 
 class ClusterInventory:
@@ -289,7 +293,12 @@ class Inventory:
         return Change(str(resource), ns, name, False)
 
     def _put(
-        self, inv: ClusterInventory, resource: str, ns: str | None, name: str, obj: Mapping[str, Any]
+        self,
+        inv: ClusterInventory,
+        resource: str,
+        ns: str | None,
+        name: str,
+        obj: Mapping[str, Any],
     ) -> bool:
         if resource == "namespaces":
             inv.namespaces.put((name,), True)
@@ -339,8 +348,8 @@ class Inventory:
             out[cluster or ""] = {
                 "services": [_service_json(s) for s in inv.services.values()],
                 "pods": [_pod_json(p) for p in inv.pods.values()],
-                "namespaces": [k[0] for k in inv.namespaces.keys()],
-                "trust_hba": [list(k) for k in inv.trust_hba.keys()],
+                "namespaces": [k[0] for k in inv.namespaces],
+                "trust_hba": [list(k) for k in inv.trust_hba],
             }
         return out
 

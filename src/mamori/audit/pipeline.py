@@ -164,5 +164,7 @@ def build_pipeline(
     if not stateful:
         return AuditPipeline(rules, None)
     images = frozenset([*rules.lists.get(KUBE_SYSTEM_IMAGES_LIST, []), *allowed_images])
-    config = StatefulConfig(learning_ns=int(learning_days * 86_400 * 1e9), kube_system_images=images)
+    config = StatefulConfig(
+        learning_ns=int(learning_days * 86_400 * 1e9), kube_system_images=images
+    )
     return AuditPipeline(rules, StatefulDetectors(config, state_file))

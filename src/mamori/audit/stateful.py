@@ -259,8 +259,9 @@ class KubeSystemBaseline:
         if learning or not (new_owner or new_images):
             return []
         why = ([f"new owner {owner}"] if new_owner else []) + [f"new image {i}" for i in new_images]
+        pod = ref.get("name") or _dig(obj, "metadata", "name")
         output = (
-            f"New pod owner or image in {ns} (pod={ref.get('name') or _dig(obj, 'metadata', 'name')} "
+            f"New pod owner or image in {ns} (pod={pod} "
             f"owner={owner} images={','.join(images)} reason={'; '.join(why)} "
             f"user={_username(raw)} useragent={raw.get('userAgent')})"
         )

@@ -1207,7 +1207,9 @@ def build_sequences() -> None:
 def exposure_sequences() -> None:
     redis = container("redis", "redis:7.2", ports=[{"name": "redis", "containerPort": 6379}])
     # CP-012 by port alone (no pods known), and its negatives: an internal LB, a ClusterIP.
-    expose("exposure-redis-port", "cache", service("redis", "cache", {"app": "redis"}, [(6379, 6379)]))
+    expose(
+        "exposure-redis-port", "cache", service("redis", "cache", {"app": "redis"}, [(6379, 6379)])
+    )
     expose("exposure-redis-internal-lb", "cache", service(
         "redis", "cache", {"app": "redis"}, [(6379, 6379)],
         annotations={"service.beta.kubernetes.io/azure-load-balancer-internal": "true"}))  # fmt: skip
@@ -1230,7 +1232,14 @@ def exposure_sequences() -> None:
                         ("ReplicaSet", "cache-6f7d8e9a1"), redis))  # fmt: skip
     patched = service("cache", "cache", {"app": "cache"}, [(80, "redis")])
     patched["metadata"]["labels"] = {"team": "a"}
-    step(seq, "patch", "services", ns="cache", name="cache", body={"metadata": {"labels": {"team": "a"}}})
+    step(
+        seq,
+        "patch",
+        "services",
+        ns="cache",
+        name="cache",
+        body={"metadata": {"labels": {"team": "a"}}},
+    )
     SEQUENCES[seq][-1]["responseObject"] = json.loads(json.dumps(patched))
     # The same Service then made internal, then public again: raised again (the spec changed).
     # (kept short: the fire-once test reads the events above)
@@ -1300,12 +1309,24 @@ def exposure_sequences() -> None:
         "notebook", "ml", {"app": "notebook"}, [(80, 8888)],
         annotations={"networking.gke.io/load-balancer-type": "Internal"}))  # fmt: skip
     # CP-011 by port: a dind daemon's 2375 declared by the pod; negative: nginx on 80.
-    dind = workload("Deployment", "builder", "ci", {"app": "builder"},
-                    container("dind", "docker:27-dind", ports=[{"containerPort": 2375}]))
+    dind = workload(
+        "Deployment",
+        "builder",
+        "ci",
+        {"app": "builder"},
+        container("dind", "docker:27-dind", ports=[{"containerPort": 2375}]),
+    )
     deploy("exposure-docker-api", "ci", dind)
-    expose("exposure-docker-api", "ci", service("builder", "ci", {"app": "builder"}, [(2375, 2375)]))
-    web = workload("Deployment", "web", "shop", {"app": "web"},
-                   container("web", "nginx:1.27", ports=[{"containerPort": 80}]))
+    expose(
+        "exposure-docker-api", "ci", service("builder", "ci", {"app": "builder"}, [(2375, 2375)])
+    )
+    web = workload(
+        "Deployment",
+        "web",
+        "shop",
+        {"app": "web"},
+        container("web", "nginx:1.27", ports=[{"containerPort": 80}]),
+    )
     deploy("exposure-web", "shop", web)
     expose("exposure-web", "shop", service("web", "shop", {"app": "web"}, [(80, 80)]))
 
@@ -1320,18 +1341,41 @@ def stateful_sequences() -> None:
         step(seq, verb, res, ns=ns, name=None if verb in ("list", "create") else "x",
              user=runner, agent="gitlab-runner/17.2", ips=["10.244.1.7"], at=at(0, 12, minute),
              body=pod("job", "ci", container("job", "alpine:3.20")) if verb == "create" else None)  # fmt: skip
-    step(seq, "get", "pods", ns="ci", name="y", user=runner, agent="gitlab-runner/17.2",
-         ips=["10.244.1.7"], at=at(1, 12, 0))  # learned: nothing
-    step(seq, "create", "pods", ns="ci", name="job", user=runner, agent="gitlab-runner/17.2",
-         ips=["10.244.1.7"], at=at(1, 13, 0), code=403, decision="forbid",
-         body=pod("job", "ci", container("job", "alpine:3.20")))  # denied, learned or not: nothing
+    step(
+        seq,
+        "get",
+        "pods",
+        ns="ci",
+        name="y",
+        user=runner,
+        agent="gitlab-runner/17.2",
+        ips=["10.244.1.7"],
+        at=at(1, 12, 0),
+    )  # learned: nothing
+    step(
+        seq,
+        "create",
+        "pods",
+        ns="ci",
+        name="job",
+        user=runner,
+        agent="gitlab-runner/17.2",
+        ips=["10.244.1.7"],
+        at=at(1, 13, 0),
+        code=403,
+        decision="forbid",
+        body=pod("job", "ci", container("job", "alpine:3.20")),
+    )  # denied, learned or not: nothing
     for minute in (0, 1):  # new and allowed: one alert, then learned
         step(seq, "list", "secrets", ns=None, user=runner, agent="curl/8.9.1", ips=["10.244.1.7"],
              at=at(1, 14, minute), uri="/api/v1/secrets")  # fmt: skip
 
     # CP-015: 20 denials over 5 resource types in 30 s (one alert, however long it goes on);
     # negatives: 25 denials over 3 types; 20 over 5 types spread over 5 minutes.
-    scanner = {"username": "system:serviceaccount:default:default", "groups": ["system:serviceaccounts"]}
+    scanner = {
+        "username": "system:serviceaccount:default:default",
+        "groups": ["system:serviceaccounts"],
+    }
     resources = ["secrets", "pods", "nodes", "configmaps", "serviceaccounts"]
     for seq, count, kinds, spacing in (("forbidden-burst", 26, 5, 1.5),
                                        ("forbidden-few-kinds", 25, 3, 1.0),
@@ -1364,8 +1408,15 @@ def stateful_sequences() -> None:
          agent=KCM + "daemon-set-controller", at=at(8, 12, 5),
          body=owned_pod("node-helper-q8w7e", "kube-system", {"app": "node-helper"},
                         ("DaemonSet", "node-helper"), proxy))  # fmt: skip
-    step(seq, "create", "pods", ns="kube-system", name="dbg", at=at(8, 12, 10),
-         body=pod("dbg", "kube-system", container("dbg", "docker.io/library/alpine:3.20")))
+    step(
+        seq,
+        "create",
+        "pods",
+        ns="kube-system",
+        name="dbg",
+        at=at(8, 12, 10),
+        body=pod("dbg", "kube-system", container("dbg", "docker.io/library/alpine:3.20")),
+    )
 
 
 if __name__ == "__main__":
