@@ -7,7 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mamori.audit.events import to_event
+import pytest
+
+from mamori.audit.events import check_event, to_event
 from mamori.audit.inventory import Inventory
 from mamori.audit.pipeline import build_pipeline
 from mamori.audit.stateful import (
@@ -17,7 +19,7 @@ from mamori.audit.stateful import (
     pod_owner,
 )
 from mamori.core.findings import Mitre
-from tests.audit.corpus_util import mamori_detector, run_stateful, sequence
+from tests.audit.corpus_util import all_sequences, mamori_detector, run_stateful, sequence
 
 HOUR = 1 / 24
 
@@ -182,3 +184,17 @@ def test_a_damaged_state_file_starts_afresh(tmp_path: Path) -> None:
     pipeline = build_pipeline(mamori_detector(), state_file=state)
     assert pipeline.stateful is not None
     assert pipeline.stateful.inventory.sizes()["services"] == 0
+
+
+@pytest.mark.parametrize("name", all_sequences())
+def test_sequence_events_are_audit_v1_events(name: str) -> None:
+    raws = sequence(name)
+    assert raws
+    for n, raw in enumerate(raws):
+        check_event(raw, f"{name}:{n}")
+        assert (raw["apiVersion"], raw["kind"], raw["stage"]) == (
+            "audit.k8s.io/v1", "Event", "ResponseComplete",
+        )  # fmt: skip
+        if raw["level"] in ("Request", "RequestResponse"):
+            assert "requestObject" in raw
+    assert len({r["auditID"] for r in raws}) == len(raws)
