@@ -36,12 +36,12 @@ _WRITES = frozenset({"create", "update", "patch"})
 
 def _dig(obj: Any, *path: str) -> Any:
     for key in path:
-        obj = obj.get(key) if isinstance(obj, Mapping) else None
+        obj = obj.get(key) if isinstance(obj, dict) else None
     return obj
 
 
 def _str_map(value: Any) -> dict[str, str]:
-    if not isinstance(value, Mapping):
+    if not isinstance(value, dict):
         return {}
     return {str(k): str(v) for k, v in value.items() if isinstance(v, str | int | bool)}
 
@@ -81,7 +81,7 @@ class ServiceInfo:
         spec = _dig(obj, "spec") or {}
         ports = []
         for p in _list(spec.get("ports")):
-            if not isinstance(p, Mapping):
+            if not isinstance(p, dict):
                 continue
             port = p.get("port") if isinstance(p.get("port"), int) else None
             target = p.get("targetPort")
@@ -136,15 +136,15 @@ class PodShape:
         ports: list[tuple[str, int]] = []
         for key in ("initContainers", "containers"):
             for c in _list(spec.get(key)):
-                if not isinstance(c, Mapping):
+                if not isinstance(c, dict):
                     continue
                 if isinstance(c.get("image"), str):
                     images.append(c["image"])
                 for e in _list(c.get("env")):
-                    if isinstance(e, Mapping) and isinstance(e.get("value"), str):
+                    if isinstance(e, dict) and isinstance(e.get("value"), str):
                         env[str(e.get("name"))] = e["value"]
                 for p in _list(c.get("ports")):
-                    if isinstance(p, Mapping) and isinstance(p.get("containerPort"), int):
+                    if isinstance(p, dict) and isinstance(p.get("containerPort"), int):
                         ports.append((str(p.get("name") or ""), p["containerPort"]))
         maps: list[str] = []
         for v in _list(spec.get("volumes")):
@@ -260,7 +260,7 @@ class Inventory:
     def apply(self, raw: Mapping[str, Any], cluster: str | None) -> Change | None:
         """Update from one audit event; the change, or None when the event changed nothing."""
         ref = raw.get("objectRef")
-        if not isinstance(ref, Mapping):
+        if not isinstance(ref, dict):
             return None
         resource = ref.get("resource")
         if resource not in RESOURCES or ref.get("subresource"):
@@ -286,7 +286,7 @@ class Inventory:
         if verb == "delete":
             self._delete(inv, str(resource), ns, name)
             return Change(str(resource), ns, name, True)
-        if not isinstance(obj, Mapping) or obj.get("kind") == "Status":
+        if not isinstance(obj, dict) or obj.get("kind") == "Status":
             return None
         if not self._put(inv, str(resource), ns, name, obj):
             return None
@@ -309,7 +309,7 @@ class Inventory:
             inv.services.put((ns, name), ServiceInfo.from_object(obj, ns, name))
         elif resource == "configmaps":
             data = obj.get("data")
-            trust = isinstance(data, Mapping) and any(
+            trust = isinstance(data, dict) and any(
                 isinstance(v, str) and "hba" in str(k) and _HBA_TRUST.search(v)
                 for k, v in data.items()
             )
@@ -321,7 +321,7 @@ class Inventory:
             inv.pods.put((ns, resource, name), PodShape.from_template(resource, ns, name, obj))
         else:
             template = _dig(obj, *WORKLOADS[resource])
-            if not isinstance(template, Mapping):
+            if not isinstance(template, dict):
                 return False
             inv.pods.put((ns, resource, name), PodShape.from_template(resource, ns, name, template))
         return True

@@ -22,8 +22,10 @@ from typing import Any
 
 from mamori.audit.detection import AuditDetector, audit_alert
 from mamori.audit.exposure import ExposureDetector
+from mamori.audit.inventory import RESOURCES as INVENTORY_RESOURCES
 from mamori.audit.inventory import Inventory
 from mamori.audit.stateful import (
+    SA_PREFIX,
     ForbiddenBurst,
     KubeSystemBaseline,
     ServiceAccountRareOperation,
@@ -36,6 +38,7 @@ from mamori.rules.ruleset import Match
 log = logging.getLogger("mamori.audit")
 STATE_VERSION = 1
 KUBE_SYSTEM_IMAGES_LIST = "mamori_kube_system_images"
+INVENTORY_VERBS = frozenset({"create", "update", "patch", "delete"})
 
 
 class StatefulDetectors:
@@ -55,13 +58,28 @@ class StatefulDetectors:
         self._dirty = False
 
     def observe(self, event: Event) -> list[Alert]:
+        """The stateful alerts of one event. Each detector sees only the events it can use,
+        chosen here from a few plain-dict reads (most audit events concern none of them)."""
         if event.audit is None:
             return []
         raw = event.audit.raw
-        out = self.exposure.observe(event)
-        out += self.rare.observe(event, raw)
-        out += self.burst.observe(event, raw)
-        out += self.kube_system.observe(event, raw)
+        ref = raw.get("objectRef")
+        resource = ref.get("resource") if type(ref) is dict else None
+        verb = raw.get("verb")
+        user = raw.get("user")
+        name = user.get("username") if type(user) is dict else None
+        status = raw.get("responseStatus")
+        code = status.get("code") if type(status) is dict else None
+        out: list[Alert] = []
+        if resource in INVENTORY_RESOURCES and verb in INVENTORY_VERBS:
+            out += self.exposure.observe(event)
+        if type(name) is str and name.startswith(SA_PREFIX):
+            out += self.rare.observe(event, raw)
+        if code == 403:
+            out += self.burst.observe(event, raw)
+        self.kube_system.started_at(event)
+        if verb == "create" and resource == "pods":
+            out += self.kube_system.observe(event, raw)
         return out
 
     # persistence -----------------------------------------------------------------------

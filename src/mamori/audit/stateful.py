@@ -63,7 +63,7 @@ class StatefulConfig:
 
 def _dig(obj: Any, *path: str) -> Any:
     for key in path:
-        obj = obj.get(key) if isinstance(obj, Mapping) else None
+        obj = obj.get(key) if isinstance(obj, dict) else None
     return obj
 
 
@@ -91,7 +91,7 @@ def _touch(table: OrderedDict[Any, Any], key: Any, limit: int, new: Any) -> Any:
 
 def _resource(raw: Mapping[str, Any]) -> str:
     ref = raw.get("objectRef")
-    if not isinstance(ref, Mapping):
+    if not isinstance(ref, dict):
         return "nonresource:" + str(raw.get("requestURI", "")).split("?", 1)[0]
     res = f"{ref.get('apiGroup') or 'core'}/{ref.get('resource')}"
     return res + (f"/{ref['subresource']}" if ref.get("subresource") else "")
@@ -109,7 +109,7 @@ class ServiceAccountRareOperation:
     @staticmethod
     def operation(raw: Mapping[str, Any]) -> str:
         ref = raw.get("objectRef")
-        scope = "namespaced" if isinstance(ref, Mapping) and ref.get("namespace") else "cluster"
+        scope = "namespaced" if isinstance(ref, dict) and ref.get("namespace") else "cluster"
         return f"{raw.get('verb')} {_resource(raw)} {scope}"
 
     def observe(self, event: Event, raw: Mapping[str, Any]) -> list[Alert]:
@@ -157,7 +157,8 @@ class ForbiddenBurst:
 
     def __init__(self, config: StatefulConfig) -> None:
         self.config = config
-        # (cluster, username) -> [deque of (time ns, resource), last alert ns]
+        self.cap = config.burst_count * 50  # denials kept per identity (enough to decide)
+        # (cluster, username) -> [deque of (time ns, resource), {resource: count}, last alert]
         self.identities: OrderedDict[tuple[str, str], list[Any]] = OrderedDict()
 
     def observe(self, event: Event, raw: Mapping[str, Any]) -> list[Alert]:
@@ -166,27 +167,32 @@ class ForbiddenBurst:
         user = _username(raw) or "system:anonymous"
         cfg = self.config
         state = _touch(self.identities, (event.cluster or "", user), cfg.max_identities,
-                       lambda: [deque(maxlen=cfg.burst_count * 50), None])  # fmt: skip
-        window, last = state
+                       lambda: [deque(), {}, None])  # fmt: skip
+        window, counts, last = state
         now = event.time_ns
-        window.append((now, _resource(raw)))
-        while window and now - window[0][0] > cfg.burst_window_ns:
-            window.popleft()
-        if last is not None and now - last <= cfg.burst_window_ns:
+        resource = _resource(raw)
+        window.append((now, resource))
+        counts[resource] = counts.get(resource, 0) + 1
+        while window and (now - window[0][0] > cfg.burst_window_ns or len(window) > self.cap):
+            _, old = window.popleft()
+            counts[old] -= 1
+            if not counts[old]:
+                del counts[old]
+        if last is not None and abs(now - last) <= cfg.burst_window_ns:
             return []
-        resources = {r for _, r in window}
-        if len(window) < cfg.burst_count or len(resources) < cfg.burst_resources:
+        if len(window) < cfg.burst_count or len(counts) < cfg.burst_resources:
             return []
-        state[1] = now
+        state[2] = now
         seconds = (now - window[0][0]) / NS_PER_S
         output = (
             f"Burst of forbidden requests (user={user} denied={len(window)} "
-            f"resources={len(resources)} seconds={seconds:.1f} useragent={raw.get('userAgent')} "
+            f"resources={len(counts)} seconds={seconds:.1f} useragent={raw.get('userAgent')} "
             f"sourceip={(raw.get('sourceIPs') or [None])[0]})"
         )
-        fields = {"mamori.denied": len(window), "mamori.resources": sorted(resources),
+        fields = {"mamori.denied": len(window), "mamori.resources": sorted(counts),
                   "mamori.window_s": seconds}  # fmt: skip
         window.clear()
+        counts.clear()
         return [CP015.alert(event, f"{user}/burst", output, None, fields)]
 
 
@@ -194,7 +200,7 @@ def pod_owner(obj: Mapping[str, Any], user: str | None) -> str:
     """``DaemonSet/kube-proxy``, ``ReplicaSet/coredns`` (hash dropped), ``Node/*`` for static
     pods, ``user/<name>`` for a pod with no controller."""
     for ref in _dig(obj, "metadata", "ownerReferences") or []:
-        if not isinstance(ref, Mapping) or not ref.get("controller", True):
+        if not isinstance(ref, dict) or not ref.get("controller", True):
             continue
         kind, name = str(ref.get("kind")), str(ref.get("name"))
         if kind == "Node":
@@ -217,15 +223,19 @@ class KubeSystemBaseline:
         self.learned: dict[tuple[str, str], dict[str, dict[str, None]]] = {}
         self.changed = False
 
+    def started_at(self, event: Event) -> None:
+        """Note the first event of each cluster: its learning window starts there."""
+        if (event.cluster or "") not in self.started:
+            self.started[event.cluster or ""] = event.time_ns
+            self.changed = True
+
     def observe(self, event: Event, raw: Mapping[str, Any]) -> list[Alert]:
         cluster = event.cluster or ""
-        if cluster not in self.started:
-            self.started[cluster] = event.time_ns
-            self.changed = True
+        self.started_at(event)
         ref = raw.get("objectRef")
         if (
             raw.get("verb") != "create"
-            or not isinstance(ref, Mapping)
+            or not isinstance(ref, dict)
             or ref.get("resource") != "pods"
             or ref.get("subresource")
             or ref.get("namespace") not in KUBE_NAMESPACES
@@ -234,7 +244,7 @@ class KubeSystemBaseline:
         ):
             return []
         obj = raw.get("responseObject") or raw.get("requestObject")
-        if not isinstance(obj, Mapping):
+        if not isinstance(obj, dict):
             return []
         ns = str(ref["namespace"])
         owner = pod_owner(obj, _username(raw))
@@ -242,7 +252,7 @@ class KubeSystemBaseline:
             image_repository(c["image"])
             for key in ("initContainers", "containers", "ephemeralContainers")
             for c in _dig(obj, "spec", key) or []
-            if isinstance(c, Mapping) and isinstance(c.get("image"), str)
+            if isinstance(c, dict) and isinstance(c.get("image"), str)
         })  # fmt: skip
         table = self.learned.setdefault((cluster, ns), {"owners": {}, "images": {}})
         owners, known = table["owners"], table["images"]
