@@ -274,6 +274,15 @@ class ExposureDetector:
                 self.fired.pop(key, None)
         return out
 
+    def mark_known(self, cluster: str | None) -> None:
+        """Record what holds now for every Service of ``cluster`` as raised (after a seed)."""
+        inv = self.inventory.cluster(cluster)
+        for svc in list(inv.services.values()):
+            hits = {h.key for h in evaluate(inv, svc)}
+            key = (cluster or "", svc.namespace, svc.name)
+            if hits:
+                self.fired[key] = self.fired.get(key, set()) | hits
+
     def snapshot(self) -> list[list[Any]]:
         return [[*k, sorted(v)] for k, v in self.fired.items()]
 

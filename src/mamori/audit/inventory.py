@@ -292,6 +292,21 @@ class Inventory:
             return None
         return Change(str(resource), ns, name, False)
 
+    def put_object(self, resource: str, obj: Mapping[str, Any], cluster: str | None) -> bool:
+        """Take one object as listed from the API server (not from an audit event)."""
+        if resource not in RESOURCES or not isinstance(obj, dict):
+            return False
+        name = _dig(obj, "metadata", "name")
+        ns = _dig(obj, "metadata", "namespace")
+        if not isinstance(name, str) or not name:
+            return False
+        ns = ns if isinstance(ns, str) and ns else None
+        inv = self.cluster(cluster)
+        if ns is not None:
+            inv.namespaces.put((ns,), True)
+        self.changed = True
+        return self._put(inv, resource, ns, name, obj)
+
     def _put(
         self,
         inv: ClusterInventory,

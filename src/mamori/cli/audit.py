@@ -39,6 +39,16 @@ LearningDays = Annotated[
     float | None,
     typer.Option("--learning-days", min=0.0, help="CP-004/CP-016 learning window (default 7)."),
 ]
+SeedCluster = Annotated[
+    bool,
+    typer.Option(
+        "--seed-cluster",
+        help="First list Services, Pods, workloads, Namespaces and ConfigMaps of the cluster "
+        "(--kubeconfig/--context, or in-cluster) into the exposure inventory.",
+    ),
+]
+Kubeconfig = Annotated[Path | None, typer.Option("--kubeconfig", help="For --seed-cluster.")]
+Context = Annotated[str | None, typer.Option("--context", help="For --seed-cluster.")]
 STORE_CHUNK = 1000
 
 
@@ -53,12 +63,24 @@ def _pipeline(
     no_stateful: bool,
     learning_days: float | None,
     state_file: Path | None,
+    seed: tuple[bool, Path | None, str | None, str | None] = (False, None, None, None),
 ) -> AuditPipeline:
     detector = load_detector(rules, default_rules=not no_default)
     days = learning_days if learning_days is not None else settings().audit_learning_days
-    return build_pipeline(
+    pipeline = build_pipeline(
         detector, stateful=not no_stateful, state_file=state_file, learning_days=days
     )
+    wanted, kubeconfig, context, cluster = seed
+    if wanted and pipeline.stateful is not None:
+        from mamori.audit.seed import seed_from_cluster
+        from mamori.posture.sources.cluster import ClusterError, connect
+
+        try:
+            counts = seed_from_cluster(pipeline.stateful, connect(kubeconfig, context), cluster)
+        except ClusterError as exc:
+            raise _fail(str(exc)) from None
+        typer.echo("seeded: " + ", ".join(f"{n} {r}" for r, n in counts.items()), err=True)
+    return pipeline
 
 
 def _emit(
@@ -88,10 +110,14 @@ def replay(
         Path | None,
         typer.Option("--detect-state", help="Load and save the stateful detectors' state here."),
     ] = None,
+    seed_cluster: SeedCluster = False,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
 ) -> None:
     """Run a file of audit events through the rules and the stateful detections; print one
     Falco JSON line per alert."""
-    pipeline = _pipeline(rules, no_default_rules, no_stateful, learning_days, detect_state)
+    seed = (seed_cluster, kubeconfig, context, cluster)
+    pipeline = _pipeline(rules, no_default_rules, no_stateful, learning_days, detect_state, seed)
     db = open_db() if store else None
     pending: list[Match] = []
     extra: list[Alert] = []
@@ -130,6 +156,9 @@ def tail(
     batch_lines: Annotated[int, typer.Option("--batch-lines", min=1)] = 1000,
     no_stateful: NoStateful = False,
     learning_days: LearningDays = None,
+    seed_cluster: SeedCluster = False,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
 ) -> None:
     """Follow an audit log across rotations; resume from the saved offset after a restart.
 
@@ -137,7 +166,8 @@ def tail(
     state = state or settings().data_dir / f"audit-tail-{file.name}.state"
     state.parent.mkdir(parents=True, exist_ok=True)
     detect_state = state.with_name(state.name + ".detectors.json")
-    pipeline = _pipeline(rules, no_default_rules, no_stateful, learning_days, detect_state)
+    seed = (seed_cluster, kubeconfig, context, cluster)
+    pipeline = _pipeline(rules, no_default_rules, no_stateful, learning_days, detect_state, seed)
     db = open_db() if store else None
     stop = _stop_flag()
 
