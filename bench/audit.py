@@ -15,6 +15,7 @@ Prints the figures; asserts nothing about time.
 
     .venv/bin/python bench/audit.py [--events 50000] [--batch 1000] [--mix cluster|attack|both]
         [--stock]   # also load the stock Falco k8s_audit_rules.yaml (../shared/conformance)
+        [--no-stateful]   # rules only: what the stateful detectors cost
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mamori.audit.detection import load_detector
+from mamori.audit.events import to_event
+from mamori.audit.pipeline import AuditPipeline, build_pipeline
 from mamori.store.pgtemp import free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -105,12 +109,14 @@ def batches_of(events: list[dict[str, Any]], size: int) -> list[bytes]:
     ]
 
 
-def expected_alerts(events: list[dict[str, Any]], stock: bool) -> int:
-    from mamori.audit.detection import load_detector
-    from mamori.audit.events import to_event
-
+def reference_pipeline(stock: bool, stateful: bool) -> AuditPipeline:
+    """What the server runs, in this process: the expected alerts, event for event."""
     detector = load_detector([STOCK] if stock else [])
-    return sum(len(detector.matches(to_event(e))) for e in events)
+    return build_pipeline(detector, stateful=stateful)
+
+
+def expected_alerts(pipeline: AuditPipeline, events: list[dict[str, Any]]) -> int:
+    return len(pipeline.detect_all(to_event(e, "bench") for e in events))
 
 
 class Server:
@@ -201,29 +207,37 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--mix", choices=["cluster", "attack", "both"], default="both")
     parser.add_argument("--stock", action="store_true", help="also load the stock Falco file")
+    parser.add_argument("--no-stateful", action="store_true",
+                        help="rules only (MAMORI_AUDIT_STATEFUL=false)")  # fmt: skip
     args = parser.parse_args()
+    reference = reference_pipeline(args.stock, not args.no_stateful)
     mixes = ["cluster", "attack"] if args.mix == "both" else [args.mix]
     with tempfile.TemporaryDirectory(prefix="mamori-bench-") as tmp:
         env = {**os.environ, "MAMORI_DATA_DIR": str(Path(tmp) / "data")}
         if args.stock:
             env["MAMORI_AUDIT_RULES"] = json.dumps([str(STOCK)])
+        if args.no_stateful:
+            env["MAMORI_AUDIT_STATEFUL"] = "false"
         server = Server(env)
         try:
             server_alerts = server.metric("mamori_audit_alerts_total")
-            run(server, make_events(2000, "attack", 0), args.batch)  # warm-up
+            warm_up = make_events(2000, "attack", 0)
+            run(server, warm_up, args.batch)
+            expected_alerts(reference, warm_up)  # the server's state includes these
             results = {}
             for n, mix in enumerate(mixes, 1):
                 events = make_events(args.events, mix, n)
                 server_alerts = server.metric("mamori_audit_alerts_total")
                 results[mix] = run(server, events, args.batch)
                 stored = server.metric("mamori_audit_alerts_total") - server_alerts
-                want = expected_alerts(events, args.stock)
+                want = expected_alerts(reference, events)
                 if stored != want:
                     raise SystemExit(f"{mix}: {stored:.0f} alerts stored, expected {want}")
                 results[mix]["alerts"] = stored
         finally:
             server.stop()
     rules = "mamori + stock Falco k8s_audit rules" if args.stock else "mamori k8s_audit rules"
+    rules += "" if args.no_stateful else " + stateful detectors"
     print(f"audit webhook end to end (POST -> journal fsync -> {rules} -> SQLite): "
           f"{args.events} events per mix, batches of {args.batch}, one client, one server "
           f"worker, {os.cpu_count()} cores shared by client and server")  # fmt: skip

@@ -45,6 +45,16 @@ class Settings(BaseSettings):
         default_factory=list, description="more k8s_audit rules files, loaded after mamori's"
     )
     audit_default_rules: bool = Field(default=True, description="load mamori's k8s_audit rules")
+    audit_stateful: bool = Field(
+        default=True, description="run the stateful audit detections (exposure, baselines)"
+    )
+    audit_learning_days: float = Field(
+        default=7.0, gt=0, description="learning window of CP-004 and CP-016, in days"
+    )
+    audit_state_file: Path | None = Field(
+        default=None,
+        description="stateful audit detector state; default: data_dir/audit-state.json",
+    )
     posture_config: Path | None = Field(
         default=None, description="PostureConfig YAML for the admission webhook (actions, params)"
     )
@@ -67,6 +77,10 @@ class Settings(BaseSettings):
     @property
     def audit_journal(self) -> Path:
         return self.audit_journal_dir or self.data_dir / "audit-journal"
+
+    @property
+    def audit_state(self) -> Path:
+        return self.audit_state_file or self.data_dir / "audit-state.json"
 
     def resolved_database_url(self) -> str:
         """The database URL in use (secret: never log it whole; see ``display_database_url``)."""

@@ -46,14 +46,18 @@ def load_detector(
     result = load_ruleset(paths, matching)
     if not result.ok:
         raise ConfigError("k8s_audit rules: " + "; ".join(str(d) for d in result.errors))
-    return AuditDetector(ResourceIndexedRules(result.rules, matching))
+    lists = {name: list(d.items) for name, d in result.collected.lists.items()}
+    return AuditDetector(ResourceIndexedRules(result.rules, matching), lists)
 
 
 class AuditDetector:
     """Matches audit events against rules; a ``core.plugins.Detector``."""
 
-    def __init__(self, ruleset: ResourceIndexedRules) -> None:
+    def __init__(
+        self, ruleset: ResourceIndexedRules, lists: Mapping[str, list[str]] | None = None
+    ) -> None:
         self.ruleset = ruleset
+        self.lists = dict(lists or {})  # the loaded files' lists, as layered (stateful allow lists)
 
     def matches(self, event: Event) -> list[Match]:
         return self.ruleset.match(event)

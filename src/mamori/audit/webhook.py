@@ -11,7 +11,7 @@ from pathlib import Path
 
 from mamori.audit.events import AuditFormatError, parse_event_list
 from mamori.audit.journal import Journal
-from mamori.audit.worker import Batch, Detect, JournalWorker, Sink
+from mamori.audit.worker import Batch, Commit, Detect, JournalWorker, Sink
 
 _CLUSTER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
@@ -29,9 +29,11 @@ def check_cluster(name: str | None) -> str | None:
 class WebhookReceiver:
     """Journal + worker. ``start`` before the first ``accept``; ``stop`` at shutdown."""
 
-    def __init__(self, journal_dir: Path, detect: Detect, sink: Sink) -> None:
+    def __init__(
+        self, journal_dir: Path, detect: Detect, sink: Sink, commit: Commit | None = None
+    ) -> None:
         self.journal = Journal(journal_dir)
-        self.worker = JournalWorker(self.journal, detect, sink)
+        self.worker = JournalWorker(self.journal, detect, sink, commit=commit)
 
     def start(self) -> None:
         self.worker.start()

@@ -1,6 +1,7 @@
 """The background worker: journal batches -> events -> alerts -> the sink, in arrival order.
 
-A batch leaves the journal only after the sink took its alerts. When the sink fails (the
+A batch leaves the journal only after the sink took its alerts (and the stateful detectors'
+state including the batch was saved, through ``commit``). When the sink fails (the
 database is down), the worker keeps the batch and retries it with a growing pause; batches
 behind it wait, in order.
 """
@@ -24,6 +25,7 @@ log = logging.getLogger("mamori.audit")
 
 Detect = Callable[[Sequence[Event]], list[Alert]]
 Sink = Callable[[list[Alert]], object]
+Commit = Callable[[], object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +57,14 @@ class JournalWorker:
         detect: Detect,
         sink: Sink,
         *,
+        commit: Commit | None = None,
         retry_s: float = 0.5,
         max_retry_s: float = 30.0,
     ) -> None:
         self.journal = journal
         self.detect = detect
         self.sink = sink
+        self.commit = commit  # saves detector state; called once a batch's alerts are stored
         self.retry_s = retry_s
         self.max_retry_s = max_retry_s
         self.stats = WorkerStats()
@@ -121,8 +125,17 @@ class JournalWorker:
                 if self._stop.wait(delay):
                     return False
                 delay = min(delay * 2, self.max_retry_s)
+            self._commit()
             self.journal.remove(batch.path)
         return True
+
+    def _commit(self) -> None:
+        if self.commit is None:
+            return
+        try:
+            self.commit()
+        except OSError:  # the alerts are stored; only the state of this batch may be lost
+            log.exception("audit: saving the detector state failed")
 
     def _alerts(self, batch: Batch) -> list[Alert] | None:
         items, cluster = batch.items, batch.cluster

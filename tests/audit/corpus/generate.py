@@ -110,6 +110,7 @@ def event(
     level: str | None = None,
     decision: str = "allow",
     reason: str = ADMIN_REASON,
+    at: str | None = None,
 ) -> None:
     global _n
     _n += 1
@@ -148,8 +149,8 @@ def event(
         ev["requestObject"] = body
         if code < 300 and verb in ("create", "update") and stage == "ResponseComplete":
             ev["responseObject"] = _with_server_fields(body, name or "", ns)
-    ev["requestReceivedTimestamp"] = WHEN.format(_n % 60, 120000 + _n)
-    ev["stageTimestamp"] = WHEN.format(_n % 60, 180000 + _n)
+    ev["requestReceivedTimestamp"] = at or WHEN.format(_n % 60, 120000 + _n)
+    ev["stageTimestamp"] = at or WHEN.format(_n % 60, 180000 + _n)
     ev["annotations"] = {
         "authorization.k8s.io/decision": decision,
         "authorization.k8s.io/reason": reason,
@@ -1124,6 +1125,298 @@ def main() -> None:
     for case, ev in CASES.items():
         (HERE / f"{case}.json").write_text(json.dumps(ev, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {len(CASES)} cases to {HERE}")
+    build_sequences()
+    seq_dir = HERE / "sequences"
+    seq_dir.mkdir(exist_ok=True)
+    for old in seq_dir.glob("*.jsonl"):
+        old.unlink()
+    for name, events in SEQUENCES.items():
+        text = "".join(json.dumps(ev, separators=(",", ":")) + "\n" for ev in events)
+        (seq_dir / f"{name}.jsonl").write_text(text, encoding="utf-8")
+    print(f"wrote {len(SEQUENCES)} sequences to {seq_dir}")
+
+
+# Sequences for the stateful detections: ``sequences/<name>.jsonl``, one Event per line in the
+# order the API server wrote them (the log backend's format).
+SEQUENCES: dict[str, list[dict[str, Any]]] = {}
+RS_CONTROLLER = sa("kube-system", "replicaset-controller")
+DS_CONTROLLER = sa("kube-system", "daemon-set-controller")
+
+
+def step(seq: str, verb: str, resource: str, **kw: Any) -> None:
+    """One event of sequence ``seq`` (made by ``event``, then moved out of the single cases)."""
+    n = len(SEQUENCES.setdefault(seq, []))
+    key = f"{seq}#{n}"
+    event(key, verb, resource, **kw)
+    SEQUENCES[seq].append(CASES.pop(key))
+
+
+def at(day: int = 0, hour: int = 12, minute: int = 0, second: float = 0.0) -> str:
+    whole = int(second)
+    micro = round((second - whole) * 1_000_000)
+    return f"2025-03-{1 + day:02d}T{hour:02d}:{minute:02d}:{whole:02d}.{micro:06d}Z"
+
+
+def service(name: str, ns: str, selector: dict[str, str] | None, ports: list[tuple[int, int | str]],
+            type_: str = "LoadBalancer", annotations: dict[str, str] | None = None,
+            **spec: Any) -> dict[str, Any]:  # fmt: skip
+    obj = meta_obj("Service", name, ns, spec={
+        "type": type_, "ports": [{"protocol": "TCP", "port": p, "targetPort": t} for p, t in ports],
+        **({"selector": selector} if selector else {}), **spec})  # fmt: skip
+    if annotations:
+        obj["metadata"]["annotations"] = annotations
+    return obj
+
+
+def workload(kind: str, name: str, ns: str, labels: dict[str, str], *containers: dict[str, Any],
+             **pod_spec: Any) -> dict[str, Any]:  # fmt: skip
+    template = {"metadata": {"creationTimestamp": None, "labels": labels},
+                "spec": {"containers": list(containers), **pod_spec}}  # fmt: skip
+    return meta_obj(kind, name, ns, apiVersion="apps/v1",
+                    spec={"replicas": 1, "selector": {"matchLabels": labels},
+                          "template": template}, status={})  # fmt: skip
+
+
+def owned_pod(name: str, ns: str, labels: dict[str, str], owner: tuple[str, str],
+              *containers: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+    body = pod(name, ns, *containers)
+    body["metadata"]["labels"] = labels
+    body["metadata"]["generateName"] = name.rsplit("-", 1)[0] + "-"
+    body["metadata"]["ownerReferences"] = [{
+        "apiVersion": "apps/v1", "kind": owner[0], "name": owner[1],
+        "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"owner/{ns}/{owner[1]}")),
+        "controller": True, "blockOwnerDeletion": True}]  # fmt: skip
+    return body
+
+
+def expose(seq: str, ns: str, svc: dict[str, Any], **kw: Any) -> None:
+    name = svc["metadata"]["name"]
+    step(seq, "create", "services", ns=ns, name=name, body=svc, **kw)
+
+
+def deploy(seq: str, ns: str, obj: dict[str, Any], resource: str = "deployments") -> None:
+    name = obj["metadata"]["name"]
+    step(seq, "create", resource, ns=ns, name=name, group="apps", body=obj)
+
+
+def build_sequences() -> None:
+    exposure_sequences()
+    stateful_sequences()
+
+
+def exposure_sequences() -> None:
+    redis = container("redis", "redis:7.2", ports=[{"name": "redis", "containerPort": 6379}])
+    # CP-012 by port alone (no pods known), and its negatives: an internal LB, a ClusterIP.
+    expose(
+        "exposure-redis-port", "cache", service("redis", "cache", {"app": "redis"}, [(6379, 6379)])
+    )
+    expose("exposure-redis-internal-lb", "cache", service(
+        "redis", "cache", {"app": "redis"}, [(6379, 6379)],
+        annotations={"service.beta.kubernetes.io/azure-load-balancer-internal": "true"}))  # fmt: skip
+    expose("exposure-redis-clusterip", "cache",
+           service("redis", "cache", {"app": "redis"}, [(6379, 6379)], type_="ClusterIP"))  # fmt: skip
+    # CP-012 by image, the Service first: the pod created later by the ReplicaSet controller
+    # triggers it; a second replica, a rolling update and a label patch raise nothing more.
+    seq = "exposure-redis-service-first"
+    expose(seq, "cache", service("cache", "cache", {"app": "cache"}, [(80, "redis")]))
+    for pod_name in ("cache-5d9c7b8f4-abcde", "cache-5d9c7b8f4-fghij"):
+        step(seq, "create", "pods", ns="cache", name=pod_name, user=RS_CONTROLLER,
+             agent=KCM + "replicaset-controller",
+             body=owned_pod(pod_name, "cache", {"app": "cache"},
+                            ("ReplicaSet", "cache-5d9c7b8f4"), redis))  # fmt: skip
+    step(seq, "delete", "pods", ns="cache", name="cache-5d9c7b8f4-abcde", user=RS_CONTROLLER,
+         agent=KCM + "replicaset-controller")  # fmt: skip
+    step(seq, "create", "pods", ns="cache", name="cache-6f7d8e9a1-klmno", user=RS_CONTROLLER,
+         agent=KCM + "replicaset-controller",
+         body=owned_pod("cache-6f7d8e9a1-klmno", "cache", {"app": "cache"},
+                        ("ReplicaSet", "cache-6f7d8e9a1"), redis))  # fmt: skip
+    patched = service("cache", "cache", {"app": "cache"}, [(80, "redis")])
+    patched["metadata"]["labels"] = {"team": "a"}
+    step(
+        seq,
+        "patch",
+        "services",
+        ns="cache",
+        name="cache",
+        body={"metadata": {"labels": {"team": "a"}}},
+    )
+    SEQUENCES[seq][-1]["responseObject"] = json.loads(json.dumps(patched))
+    # The same Service then made internal, then public again: raised again (the spec changed).
+    # (kept short: the fire-once test reads the events above)
+
+    pg = "postgres:16"
+    trust_env = [{"name": "POSTGRES_HOST_AUTH_METHOD", "value": "trust"}]
+    md5_env = [{"name": "POSTGRES_HOST_AUTH_METHOD", "value": "scram-sha-256"}]
+    # CP-001 (env) + CP-002 (no source ranges)
+    seq = "exposure-postgres-trust-env"
+    deploy(seq, "db", workload("Deployment", "pg", "db", {"app": "pg"},
+                               container("postgres", pg, env=trust_env)))  # fmt: skip
+    expose(seq, "db", service("pg", "db", {"app": "pg"}, [(5432, 5432)]))
+    # CP-001 (pg_hba ConfigMap) + CP-002 (a range wider than /16)
+    seq = "exposure-postgres-trust-hba"
+    step(seq, "create", "configmaps", ns="db", name="pg-hba", body=meta_obj(
+        "ConfigMap", "pg-hba", "db", data={"pg_hba.conf": "local all all trust\n"
+                                           "host all all 0.0.0.0/0 trust\n"}))  # fmt: skip
+    deploy(seq, "db", workload(
+        "StatefulSet", "pg", "db", {"app": "pg"},
+        container("postgres", "docker.io/bitnami/postgresql:16.4.0",
+                  volumeMounts=[{"name": "hba", "mountPath": "/etc/pg"}]),
+        volumes=[{"name": "hba", "configMap": {"name": "pg-hba"}}]), "statefulsets")  # fmt: skip
+    expose(seq, "db", service("pg", "db", {"app": "pg"}, [(5432, 5432)],
+                              loadBalancerSourceRanges=["10.0.0.0/8"]))  # fmt: skip
+    # negative for both: scram auth, a /24 source range
+    seq = "exposure-postgres-restricted"
+    step(seq, "create", "configmaps", ns="db", name="pg-hba", body=meta_obj(
+        "ConfigMap", "pg-hba", "db", data={"pg_hba.conf": "local all all trust\n"
+                                           "host all all 0.0.0.0/0 scram-sha-256\n"}))  # fmt: skip
+    deploy(seq, "db", workload(
+        "Deployment", "pg", "db", {"app": "pg"}, container("postgres", pg, env=md5_env),
+        volumes=[{"name": "hba", "configMap": {"name": "pg-hba"}}]))  # fmt: skip
+    expose(seq, "db", service("pg", "db", {"app": "pg"}, [(5432, 5432)],
+                              loadBalancerSourceRanges=["203.0.113.0/24"]))  # fmt: skip
+
+    # CP-009: the gateway first, then the kubeflow namespace; negative: no kubeflow namespace.
+    gateway = service("istio-ingressgateway", "istio-system",
+                      {"app": "istio-ingressgateway", "istio": "ingressgateway"},
+                      [(80, 8080), (443, 8443)])  # fmt: skip
+    expose("exposure-kubeflow", "istio-system", gateway)
+    step("exposure-kubeflow", "create", "namespaces", name="kubeflow",
+         body=meta_obj("Namespace", "kubeflow"))  # fmt: skip
+    expose("exposure-istio-without-kubeflow", "istio-system", gateway)
+    step("exposure-istio-without-kubeflow", "create", "namespaces", name="shop",
+         body=meta_obj("Namespace", "shop"))  # fmt: skip
+
+    # CP-010: dashboard behind a NodePort; negative: a ClusterIP (kubectl proxy access).
+    dash_labels = {"k8s-app": "kubernetes-dashboard"}
+    dash = workload("Deployment", "kubernetes-dashboard", "kubernetes-dashboard", dash_labels,
+                    container("kubernetes-dashboard", "kubernetesui/dashboard:v2.7.0",
+                              ports=[{"containerPort": 8443, "protocol": "TCP"}]))  # fmt: skip
+    for seq, kind in (("exposure-dashboard-nodeport", "NodePort"),
+                      ("exposure-dashboard-clusterip", "ClusterIP")):  # fmt: skip
+        deploy(seq, "kubernetes-dashboard", dash)
+        expose(seq, "kubernetes-dashboard", service(
+            "kubernetes-dashboard", "kubernetes-dashboard", dash_labels, [(443, 8443)],
+            type_=kind))  # fmt: skip
+
+    # CP-011: Jupyter behind a public LB; negative: the same behind a GKE internal LB.
+    jupyter = workload("Deployment", "notebook", "ml", {"app": "notebook"},
+                       container("notebook", "quay.io/jupyter/scipy-notebook:2024-07-29",
+                                 ports=[{"containerPort": 8888, "name": "http"}]))  # fmt: skip
+    deploy("exposure-jupyter", "ml", jupyter)
+    expose("exposure-jupyter", "ml", service("notebook", "ml", {"app": "notebook"}, [(80, 8888)]))
+    deploy("exposure-jupyter-internal-lb", "ml", jupyter)
+    expose("exposure-jupyter-internal-lb", "ml", service(
+        "notebook", "ml", {"app": "notebook"}, [(80, 8888)],
+        annotations={"networking.gke.io/load-balancer-type": "Internal"}))  # fmt: skip
+    # CP-011 by port: a dind daemon's 2375 declared by the pod; negative: nginx on 80.
+    dind = workload(
+        "Deployment",
+        "builder",
+        "ci",
+        {"app": "builder"},
+        container("dind", "docker:27-dind", ports=[{"containerPort": 2375}]),
+    )
+    deploy("exposure-docker-api", "ci", dind)
+    expose(
+        "exposure-docker-api", "ci", service("builder", "ci", {"app": "builder"}, [(2375, 2375)])
+    )
+    web = workload(
+        "Deployment",
+        "web",
+        "shop",
+        {"app": "web"},
+        container("web", "nginx:1.27", ports=[{"containerPort": 80}]),
+    )
+    deploy("exposure-web", "shop", web)
+    expose("exposure-web", "shop", service("web", "shop", {"app": "web"}, [(80, 80)]))
+
+
+def stateful_sequences() -> None:
+    runner = sa("ci", "runner")
+    # CP-004: what the runner does in its first hour and day is learned; later, a new
+    # operation fires once. With the default 7-day window, nothing fires.
+    seq = "serviceaccount-rare-operation"
+    for minute, (verb, res, ns) in enumerate([("get", "pods", "ci"), ("list", "pods", "ci"),
+                                              ("create", "pods", "ci"), ("get", "configmaps", "ci")]):  # fmt: skip
+        step(seq, verb, res, ns=ns, name=None if verb in ("list", "create") else "x",
+             user=runner, agent="gitlab-runner/17.2", ips=["10.244.1.7"], at=at(0, 12, minute),
+             body=pod("job", "ci", container("job", "alpine:3.20")) if verb == "create" else None)  # fmt: skip
+    step(
+        seq,
+        "get",
+        "pods",
+        ns="ci",
+        name="y",
+        user=runner,
+        agent="gitlab-runner/17.2",
+        ips=["10.244.1.7"],
+        at=at(1, 12, 0),
+    )  # learned: nothing
+    step(
+        seq,
+        "create",
+        "pods",
+        ns="ci",
+        name="job",
+        user=runner,
+        agent="gitlab-runner/17.2",
+        ips=["10.244.1.7"],
+        at=at(1, 13, 0),
+        code=403,
+        decision="forbid",
+        body=pod("job", "ci", container("job", "alpine:3.20")),
+    )  # denied, learned or not: nothing
+    for minute in (0, 1):  # new and allowed: one alert, then learned
+        step(seq, "list", "secrets", ns=None, user=runner, agent="curl/8.9.1", ips=["10.244.1.7"],
+             at=at(1, 14, minute), uri="/api/v1/secrets")  # fmt: skip
+
+    # CP-015: 20 denials over 5 resource types in 30 s (one alert, however long it goes on);
+    # negatives: 25 denials over 3 types; 20 over 5 types spread over 5 minutes.
+    scanner = {
+        "username": "system:serviceaccount:default:default",
+        "groups": ["system:serviceaccounts"],
+    }
+    resources = ["secrets", "pods", "nodes", "configmaps", "serviceaccounts"]
+    for seq, count, kinds, spacing in (("forbidden-burst", 26, 5, 1.5),
+                                       ("forbidden-few-kinds", 25, 3, 1.0),
+                                       ("forbidden-slow", 20, 5, 15.0)):  # fmt: skip
+        for i in range(count):
+            res = resources[i % kinds]
+            step(seq, "list", res, ns=None if res == "nodes" else "default", user=scanner,
+                 agent="python-requests/2.32.3", ips=["10.244.2.9"], code=403, decision="forbid",
+                 reason="", at=at(0, 12, int(i * spacing) // 60, (i * spacing) % 60))  # fmt: skip
+
+    # CP-016: kube-system pods seen during the learning window (kube-proxy DaemonSet, CoreDNS),
+    # then after it: a new CoreDNS replica (learned: nothing), a new DaemonSet running an
+    # allow-listed image (new owner: alert), a bare pod by an admin (new owner and image: alert).
+    seq = "kube-system-baseline"
+    proxy = container("kube-proxy", "registry.k8s.io/kube-proxy:v1.30.2")
+    coredns = container("coredns", "registry.k8s.io/coredns/coredns:v1.11.1")
+    step(seq, "create", "pods", ns="kube-system", name="kube-proxy-x7k2p", user=DS_CONTROLLER,
+         agent=KCM + "daemon-set-controller", at=at(0, 12, 0),
+         body=owned_pod("kube-proxy-x7k2p", "kube-system", {"k8s-app": "kube-proxy"},
+                        ("DaemonSet", "kube-proxy"), proxy))  # fmt: skip
+    step(seq, "create", "pods", ns="kube-system", name="coredns-7db6d8ff4d-4kq2v",
+         user=RS_CONTROLLER, agent=KCM + "replicaset-controller", at=at(0, 12, 1),
+         body=owned_pod("coredns-7db6d8ff4d-4kq2v", "kube-system", {"k8s-app": "kube-dns"},
+                        ("ReplicaSet", "coredns-7db6d8ff4d"), coredns))  # fmt: skip
+    step(seq, "create", "pods", ns="kube-system", name="coredns-5c98db65d4-z9v8m",
+         user=RS_CONTROLLER, agent=KCM + "replicaset-controller", at=at(8, 12, 0),
+         body=owned_pod("coredns-5c98db65d4-z9v8m", "kube-system", {"k8s-app": "kube-dns"},
+                        ("ReplicaSet", "coredns-5c98db65d4"), coredns))  # fmt: skip
+    step(seq, "create", "pods", ns="kube-system", name="node-helper-q8w7e", user=DS_CONTROLLER,
+         agent=KCM + "daemon-set-controller", at=at(8, 12, 5),
+         body=owned_pod("node-helper-q8w7e", "kube-system", {"app": "node-helper"},
+                        ("DaemonSet", "node-helper"), proxy))  # fmt: skip
+    step(
+        seq,
+        "create",
+        "pods",
+        ns="kube-system",
+        name="dbg",
+        at=at(8, 12, 10),
+        body=pod("dbg", "kube-system", container("dbg", "docker.io/library/alpine:3.20")),
+    )
 
 
 if __name__ == "__main__":

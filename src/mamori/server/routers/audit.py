@@ -1,8 +1,8 @@
 """The Kubernetes audit webhook backend: ``POST /api/v1/audit/webhook``.
 
 The API server posts ``audit.k8s.io/v1`` EventLists with a bearer token (``ingest`` scope) from
-its ``--audit-webhook-config-file`` kubeconfig. The body is journaled before the 200; rules run
-in ``mamori.audit``'s background worker (docs/audit.md).
+its ``--audit-webhook-config-file`` kubeconfig. The body is journaled before the 200; rules and the
+stateful detections run in ``mamori.audit``'s background worker (docs/audit.md).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from mamori.audit.detection import load_detector
 from mamori.audit.events import AuditFormatError
+from mamori.audit.pipeline import build_pipeline
 from mamori.audit.webhook import WebhookReceiver
 from mamori.config import Settings
 from mamori.core.findings import Alert
@@ -33,11 +34,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     db: Database = app.state.db
     metrics: Metrics = app.state.metrics
     detector = load_detector(settings.audit_rules, default_rules=settings.audit_default_rules)
+    pipeline = build_pipeline(
+        detector,
+        stateful=settings.audit_stateful,
+        state_file=settings.audit_state,
+        learning_days=settings.audit_learning_days,
+    )
 
     def store(alerts: list[Alert]) -> None:
         metrics.audit_alerts.inc(len(db.alerts.insert(alerts)))
 
-    receiver = WebhookReceiver(settings.audit_journal, detector.detect_all, store)
+    receiver = WebhookReceiver(settings.audit_journal, pipeline.detect_all, store, pipeline.commit)
     metrics.audit_backlog.set_function(lambda: receiver.worker.backlog)
     app.state.audit = receiver
     receiver.start()
