@@ -46,7 +46,11 @@ class Events:
         return ()
 
     def drift(self, path: str) -> list[dict[str, Any]]:
-        return [dict(e.extra) for e in self.events if e.extra.get("mamori.drift.path") == path]
+        return [
+            dict(e.extra)
+            for e in self.events
+            if e.extra.get("mamori.drift.path") == path and e.container and e.container.id in OURS
+        ]
 
 
 @dataclass
@@ -65,6 +69,7 @@ class Box:
             args += ["--label", f"{k}={v}"]
         cid = docker(*args, *docker_args, self.image, *cmd)
         self.ids.append(cid)
+        OURS.add(cid)
         return cid
 
     def sh(self, cid: str, script: str, timeout: float = 30) -> tuple[int, str]:
@@ -145,6 +150,10 @@ def box(test_image: str) -> Iterator[Box]:
         b.cleanup()
 
 
+# Containers this test session started: alerts from anything else on the host are not ours.
+OURS: set[str] = set()
+
+
 @dataclass
 class Running:
     sensor: Sensor
@@ -159,10 +168,13 @@ class Running:
         self.sensor.wait_idle()
 
     def drift_alerts(self, path: str | None = None) -> list[Alert]:
+        """Drift alerts of this session's containers (the sensor sees the whole host)."""
         return [
             a
             for a in self.alerts.alerts
-            if a.source == "drift" and (path is None or a.fields.get("proc.exepath") == path)
+            if a.source == "drift"
+            and a.fields.get("container.full_id") in OURS
+            and (path is None or a.fields.get("proc.exepath") == path)
         ]
 
 
