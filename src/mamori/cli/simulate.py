@@ -27,7 +27,7 @@ def _token(path: Path | None, what: str) -> str:
 
 def run(
     scenarios: Annotated[
-        list[str] | None, typer.Argument(help="scenario names (default: all available)")
+        list[str] | None, typer.Argument(help="scenario names (default: all but the optional ones)")
     ] = None,
     target: Annotated[str, typer.Option(help="docker (kubernetes: not available yet)")] = "docker",
     server: Annotated[str, typer.Option(help="mamori server URL")] = "http://127.0.0.1:8080",
@@ -44,20 +44,23 @@ def run(
     Each scenario starts a victim container (``--network none``), runs its steps, and waits for
     the alerts it must raise. Exit 0 only when every scenario passes.
     """
+    from mamori.simulate.judge import expect
     from mamori.simulate.runner import Client, Runner
-    from mamori.simulate.scenarios import NOT_YET, SCENARIOS
+    from mamori.simulate.scenarios import SCENARIOS, default_run, title
 
     if list_only:
         for s in SCENARIOS.values():
-            console.print(f"{s.name:<16} {escape(s.description)}", highlight=False, soft_wrap=True)
-        for u in NOT_YET:
+            extra = f" (optional: {s.note})" if s.optional else ""
             console.print(
-                f"{u.name:<16} not yet available: {u.reason}", highlight=False, soft_wrap=True
+                f"{s.catalog or '-':<3} {s.name:<23} {escape(s.description)}{escape(extra)}",
+                highlight=False,
+                soft_wrap=True,
             )
         return
     if target == "kubernetes":
         err_console.print(
-            "error: --target kubernetes is not available yet (only --target docker)",
+            "error: --target kubernetes is not available yet (only --target docker; "
+            "see docs/simulate.md)",
             highlight=False,
         )
         raise typer.Exit(2)
@@ -66,20 +69,14 @@ def run(
             f"error: unknown target {escape(target)!r} (docker)", highlight=False, soft_wrap=True
         )
         raise typer.Exit(2)
-    names = scenarios or list(SCENARIOS)
-    unavailable = {u.name: u.reason for u in NOT_YET}
     chosen = []
-    for name in names:
-        if name in SCENARIOS:
-            chosen.append(SCENARIOS[name])
-        elif name in unavailable:
-            err_console.print(
-                f"{name}: not yet available ({unavailable[name]})", highlight=False, soft_wrap=True
-            )
-        else:
-            known = ", ".join([*SCENARIOS, *unavailable])
+    for name in scenarios or []:
+        if name not in SCENARIOS:
+            known = ", ".join(SCENARIOS)
             err_console.print(f"error: unknown scenario {escape(name)!r} ({known})")
             raise typer.Exit(2)
+        chosen.append(SCENARIOS[name])
+    chosen = chosen or default_run()
     read = _token(token_file, "alerts")
     ingest = _token(ingest_token_file, "audit webhook") if ingest_token_file else read
     client = Client(server, read, ingest)
@@ -95,30 +92,24 @@ def run(
         status = "[green]pass[/]" if r.passed else "[red]FAIL[/]"
         table.add_row(
             f"{r.scenario} {status}",
-            escape("\n".join(r.expected) or "(nothing)"),
+            escape("\n".join(expect(w).label for w in r.expected) or "(nothing)"),
             escape("\n".join(r.raised) or "-"),
-            escape("\n".join(r.missing) or "-"),
+            escape("\n".join(expect(w).label for w in r.missing) or "-"),
             escape("\n".join(r.unexpected) or "-"),
             "-" if r.time_to_alert_s is None else f"{r.time_to_alert_s:.1f}s",
         )
     console.print(table)
-    if not scenarios:
-        for u in NOT_YET:
-            console.print(
-                f"not yet available: {u.name} ({u.reason})", highlight=False, soft_wrap=True
-            )
     for r in results:
         if r.error:
             console.print(
                 f"{r.scenario}: error: {escape(r.error)}", highlight=False, soft_wrap=True
             )
-        for rule in r.missing:
+        for want in r.missing:
+            line = f"{r.scenario}: missing alert: {expect(want).label} ({title(want)})"
+            console.print(escape(line), highlight=False, soft_wrap=True)
+        for label in r.unexpected:
             console.print(
-                f"{r.scenario}: missing alert: {escape(rule)}", highlight=False, soft_wrap=True
-            )
-        for rule in r.unexpected:
-            console.print(
-                f"{r.scenario}: unexpected alert: {escape(rule)}", highlight=False, soft_wrap=True
+                f"{r.scenario}: unexpected alert: {escape(label)}", highlight=False, soft_wrap=True
             )
     if not all(r.passed for r in results):
         raise typer.Exit(1)

@@ -21,6 +21,7 @@ from mamori.core.events import Event
 from mamori.core.findings import Alert, Mitre, ResourceRef
 from mamori.core.ids import content_id
 from mamori.core.severity import Severity
+from mamori.core.simulation import is_simulated
 from mamori.drift.policy import Decision, ScopeContext
 from mamori.drift.reload import PolicyHolder
 from mamori.drift.verdict import EXPLAIN, Layers, Verdict, VerdictEngine, VerdictResult
@@ -29,6 +30,8 @@ Mode = Literal["detect", "block"]
 TITLE_DETECTED = "A drift binary detected executing in the container"
 TITLE_BLOCKED = "Blocked binary drift executing in the container"
 SOURCE = "drift"
+TAG_ALERTED = "mamori.MAM-RT-040"  # catalog ids: what the UI, suppressions and simulate use
+TAG_BLOCKED = "mamori.MAM-RT-041"
 PREFIX = "mamori.drift."
 # Observer-only verdicts: no permission event carries them, so a block cannot be applied.
 OBSERVER_ONLY = frozenset((Verdict.DRIFT_MEMFD,))
@@ -291,8 +294,14 @@ def drift_alert(event: Event) -> Alert:
         mitre=Mitre("Execution", "T1620" if verdict is Verdict.DRIFT_MEMFD else None),
         fields=MappingProxyType(fields),
         resources=tuple(resources),
-        tags=("drift", "mitre_execution", "TA0002"),
+        tags=(
+            "drift",
+            TAG_BLOCKED if taken == "blocked" else TAG_ALERTED,
+            "mitre_execution",
+            "TA0002",
+        ),
         cluster=event.cluster,
         namespace=k.namespace if k else None,
         node=event.node,
+        simulated=is_simulated(event),
     )
