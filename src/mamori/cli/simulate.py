@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated
 
@@ -36,6 +37,10 @@ def run(
     ] = None,
     ingest_token_file: Annotated[
         Path | None, typer.Option(help="token with the ingest scope (audit webhook)")
+    ] = None,
+    time_limit: Annotated[
+        float | None,
+        typer.Option(help="seconds to wait for each scenario's alerts (default: the catalog's)"),
     ] = None,
     list_only: Annotated[bool, typer.Option("--list", help="list the scenarios and exit")] = False,
 ) -> None:
@@ -77,6 +82,8 @@ def run(
             raise typer.Exit(2)
         chosen.append(SCENARIOS[name])
     chosen = chosen or default_run()
+    if time_limit is not None:
+        chosen = [dataclasses.replace(s, time_limit_s=time_limit) for s in chosen]
     read = _token(token_file, "alerts")
     ingest = _token(ingest_token_file, "audit webhook") if ingest_token_file else read
     client = Client(server, read, ingest)

