@@ -55,6 +55,7 @@ def test_control_plane_events_fire_the_expected_detections() -> None:
     assert wanted & shipped_cp_ids() <= fired, fired
     assert {"MAM-CP-018", "MAM-CP-019", "MAM-CP-007", "MAM-CP-014", "MAM-CP-021"} <= fired
     assert "MAM-CP-005" not in fired  # the unhealthy sample mounts /tmp: not sensitive
+    assert "MAM-CP-020" not in fired  # the replicaset controller is no stolen token
     assert [expect(w).id for w in sc.must_not] == ["MAM-CP-005"]
 
 

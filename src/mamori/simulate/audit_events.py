@@ -37,6 +37,10 @@ _RS_CONTROLLER = {
     "groups": ["system:serviceaccounts", "system:serviceaccounts:kube-system"],
 }
 _AGENT = "kubectl/v1.30.2 (linux/amd64) kubernetes/3968350"
+_CONTROLLER_AGENT = (
+    "kube-controller-manager/v1.30.2 (linux/amd64) kubernetes/3968350/"
+    "system:serviceaccount:kube-system:replicaset-controller"
+)
 _ALLOW = {
     "authorization.k8s.io/decision": "allow",
     "authorization.k8s.io/reason": 'RBAC: allowed by ClusterRoleBinding "kubeadm:cluster-admins" '
@@ -83,6 +87,7 @@ def _created(
     group: str = "",
     namespaced: bool = True,
     user: Mapping[str, Any] = _ADMIN,
+    agent: str = _AGENT,
 ) -> dict[str, Any]:
     meta = obj["metadata"]
     ns = meta.get("namespace", SIM_NAMESPACE) if namespaced else None
@@ -93,7 +98,7 @@ def _created(
         ref["namespace"] = ns
     if group:
         ref["apiGroup"] = group
-    return event("ResponseComplete", uri, "create", ref, 201, request=obj, user=user)
+    return event("ResponseComplete", uri, "create", ref, 201, request=obj, user=user, agent=agent)
 
 
 # -- exec, privileged pod, cluster-admin binding (the control-plane trio) -------------
@@ -259,7 +264,12 @@ def _sample(kind: str, spec: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         _created("deployments", deployment, group="apps"),
         _created("services", service),
-        _created("pods", _redis_pod(f"{name}-deployment-7d9c5-x2x4q", spec), user=_RS_CONTROLLER),
+        _created(
+            "pods",
+            _redis_pod(f"{name}-deployment-7d9c5-x2x4q", spec),
+            user=_RS_CONTROLLER,
+            agent=_CONTROLLER_AGENT,
+        ),
     ]
 
 
