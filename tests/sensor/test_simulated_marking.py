@@ -14,10 +14,14 @@ import pytest
 
 from mamori.audit.events import to_event
 from mamori.core.events import ContainerInfo, Event, EventKind, K8sInfo, ProcessInfo
+from mamori.core.findings import Alert
+from mamori.core.severity import Severity
 from mamori.core.simulation import SIM_LABEL, is_simulated
 from mamori.drift.detector import DriftDetector
 from mamori.sensor.detectors import ExecLog
 from mamori.sensor.identity.docker import DockerResolver
+from mamori.sensor.pipeline import Pipeline
+from mamori.sensor.records import ExecRecord, ProcSnapshot
 from mamori.sensor.rules_detector import RulesDetector, load_rules
 from mamori.simulate.audit_events import PRIVILEGED_POD, fresh_events
 from tests.audit.corpus_util import mamori_detector
@@ -120,3 +124,45 @@ def test_audit_alerts_follow_the_simulation_annotation() -> None:
     assert real_alerts
     assert all(a.simulated for a in sim_alerts)
     assert not any(a.simulated for a in real_alerts)
+
+
+class _PlainDetector:
+    """Builds its alert without looking at the label (as a new detector might)."""
+
+    def detect(self, event: Event) -> list[Alert]:
+        return [
+            Alert(
+                id="x",
+                time=datetime.fromtimestamp(1, UTC),
+                rule="plain",
+                severity=Severity.CRITICAL,
+                source="syscall",
+                output="plain",
+            )
+        ]
+
+
+class _OneEvent:
+    def __init__(self, event: Event) -> None:
+        self._event = event
+
+    def event(self, record: object) -> Event:
+        return self._event
+
+
+class _Sink:
+    def __init__(self) -> None:
+        self.alerts: list[Alert] = []
+
+    def emit(self, alerts: list[Alert]) -> None:
+        self.alerts.extend(alerts)
+
+
+@pytest.mark.parametrize(("labels", "marked"), [({SIM_LABEL: "run1"}, True), ({}, False)])
+def test_the_pipeline_marks_whatever_a_detector_builds(
+    labels: dict[str, str], marked: bool
+) -> None:
+    sink = _Sink()
+    pipeline = Pipeline([], _OneEvent(exec_event(labels)), [_PlainDetector()], [sink])  # type: ignore[arg-type]
+    pipeline.process_now([ExecRecord(1, 42, "/bin/wget", "test", ProcSnapshot(42))])
+    assert [a.simulated for a in sink.alerts] == [marked]

@@ -7,9 +7,11 @@ only labels an alert (the UI shows and filters it); it never suppresses one.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 from mamori.core.events import Event
+from mamori.core.findings import Alert
 
 SIM_LABEL = "mamori.simulation"
 SIM_ANNOTATION = "mamori.io/simulation"
@@ -26,3 +28,7 @@ def is_simulated(event: Event) -> bool:
         annotations = event.audit.raw.get("annotations")
         return isinstance(annotations, Mapping) and SIM_ANNOTATION in annotations
     return False
+
+
+def mark_simulated(alert: Alert) -> Alert:
+    return alert if alert.simulated else dataclasses.replace(alert, simulated=True)
