@@ -113,3 +113,23 @@ def test_every_container_has_no_network(mamori_up: Callable[..., Up]) -> None:
         assert "Network is unreachable" in proc.stderr
     left = docker("ps", "-aq", "--filter", f"label=mamori.simulation={runner.run_id}")
     assert left == ""
+
+
+def test_drift_policy_parts_with_the_simulation_policy(
+    mamori_up: Callable[..., Up], tmp_path: Path
+) -> None:
+    """S7 f (allow-listed path: nothing, another path alerts) and h (ignore rule: nothing),
+    under ``mamori up --drift-policy`` made by ``mamori simulate --print-drift-policy``."""
+    made = mamori(
+        "simulate",
+        "--print-drift-policy",
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")},
+    )
+    assert made.returncode == 0, made.stderr
+    policy = tmp_path / "sim-policy.yaml"
+    policy.write_text(made.stdout)
+    up = mamori_up("--drift-policy", str(policy))
+    code, out = simulate(up, "drift-allowlist", "drift-ignored", "binary-drift")
+    assert code == 0, out + up.log.read_text()[-2000:]
+    assert "missing alert" not in out
+    assert "unexpected alert" not in out

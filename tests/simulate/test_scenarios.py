@@ -119,8 +119,8 @@ def test_every_expected_detection_has_a_title_and_the_default_run_skips_optional
     assert "ti-domain" not in names
     assert "all" not in names
     assert {"test-alert", "binary-drift", "control-plane", "benign"} <= set(names)
-    cat = sorted(s.catalog for s in SCENARIOS.values() if s.catalog)
-    assert cat == [f"S{n}" for n in range(10)]
+    cat = {s.catalog for s in SCENARIOS.values() if s.catalog}
+    assert cat == {f"S{n}" for n in range(10)} | {"S7f", "S7h"}
 
 
 def test_drift_scenario_expects_three_verdicts_and_forbids_the_copyup() -> None:
@@ -178,3 +178,19 @@ def test_containers_get_no_network_and_kubelet_labels(simtool: Path) -> None:
     assert f"mamori.simulation={runner.run_id}" in args
     mount = args[args.index("--volume") + 1]
     assert mount.endswith(":/attacker:ro")
+
+
+def test_simulation_policy_puts_its_rules_first_and_keeps_the_base() -> None:
+    from mamori.drift.policy import default_policy_text, parse_policy
+    from mamori.simulate.policy import simulation_policy_text
+
+    base = default_policy_text("ignore")
+    policy, diags = parse_policy(simulation_policy_text(base))
+    assert policy is not None, diags
+    assert [r.name for r in policy.rules] == [
+        "mamori-simulate-quiet",
+        "mamori-simulate",
+        "alert-on-kube-system",
+    ]
+    assert policy.default.action == "ignore"  # the base's default stays
+    assert simulation_policy_text(simulation_policy_text(base)) == simulation_policy_text(base)

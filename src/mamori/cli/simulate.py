@@ -43,6 +43,18 @@ def run(
         typer.Option(help="seconds to wait for each scenario's alerts (default: the catalog's)"),
     ] = None,
     list_only: Annotated[bool, typer.Option("--list", help="list the scenarios and exit")] = False,
+    print_drift_policy: Annotated[
+        bool,
+        typer.Option(
+            "--print-drift-policy",
+            help="print a drift policy with the simulation's rules first (for mamori up "
+            "--drift-policy) and exit",
+        ),
+    ] = False,
+    base_policy: Annotated[
+        Path | None,
+        typer.Option(help="with --print-drift-policy: the policy to extend (default: shipped)"),
+    ] = None,
 ) -> None:
     """Run simulation scenarios against a running mamori and its local sensor.
 
@@ -53,6 +65,17 @@ def run(
     from mamori.simulate.runner import Client, Runner
     from mamori.simulate.scenarios import SCENARIOS, default_run, title
 
+    if print_drift_policy:
+        from mamori.simulate.policy import simulation_policy_text
+
+        base = base_policy.read_text() if base_policy is not None else None
+        try:
+            text = simulation_policy_text(base)
+        except ValueError as exc:
+            err_console.print(f"error: {escape(str(exc))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from exc
+        typer.echo(text, nl=False)
+        return
     if list_only:
         for s in SCENARIOS.values():
             extra = f" (optional: {s.note})" if s.optional else ""

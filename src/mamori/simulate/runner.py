@@ -247,7 +247,7 @@ class Runner:
             cid = self._start(sc, pod) if sc.needs_container else None
             if cid is not None:
                 run.container_ids.add(cid)
-                time.sleep(1.0)  # the sensor marks new containers from the runtime's events
+                time.sleep(2.0)  # the sensor marks new containers from the runtime's events
             for step in sc.steps:
                 self._step(step, cid, run)
         except SimulationError as exc:

@@ -19,6 +19,7 @@ from typing import Any
 from mamori.simulate import audit_events as ae
 from mamori.simulate.audit_events import SIM_NAMESPACE, fresh_events
 from mamori.simulate.judge import ANY, Expect, Want
+from mamori.simulate.policy import ALLOWED_TOOL, QUIET_NAMESPACE
 
 __all__ = ["ANY", "SCENARIOS", "SIM_NAMESPACE", "Audit", "Exec", "Scenario", "fresh_events"]
 
@@ -267,6 +268,38 @@ SCENARIOS: dict[str, Scenario] = {
                 Expect("MAM-RT-040", (("proc.exepath", "/usr/bin/id"),)),
                 Expect(DRIFT_RULE, (("proc.exepath", "/usr/bin/id"),)),
             ),
+        ),
+        Scenario(
+            name="drift-allowlist",
+            catalog="S7f",
+            description="an allow-listed drift binary raises nothing, another one alerts",
+            steps=(
+                sh(f"cp /attacker/tool {ALLOWED_TOOL} && {ALLOWED_TOOL}"),
+                sh("cp /attacker/tool2 /tmp/tool2 && /tmp/tool2"),
+            ),
+            expected=(Expect("MAM-RT-040", (("proc.exepath", "/tmp/tool2"),)),),  # noqa: S108
+            may_raise=DRIFT_ALLOWED,
+            must_not=(
+                Expect("MAM-RT-040", (("proc.exepath", ALLOWED_TOOL),)),
+                Expect(DRIFT_RULE, (("proc.exepath", ALLOWED_TOOL),)),
+            ),
+            optional=True,
+            note="needs mamori up --drift-policy with the simulation rules "
+            "(mamori simulate --print-drift-policy)",
+        ),
+        Scenario(
+            name="drift-ignored",
+            catalog="S7h",
+            description="drift in mamori-sim-quiet, under an ignore rule: nothing",
+            namespace=QUIET_NAMESPACE,
+            steps=(sh("cp /attacker/tool /tmp/tool && /tmp/tool"),),
+            # the rules-file twin judges the verdict, not the policy: it still fires
+            may_raise=(DRIFT_FALCO_RULE,),
+            must_not=("MAM-RT-040", DRIFT_RULE),
+            settle_s=4.0,
+            optional=True,
+            note="needs mamori up --drift-policy with the simulation rules "
+            "(mamori simulate --print-drift-policy)",
         ),
         Scenario(
             name="all",
