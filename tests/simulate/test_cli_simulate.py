@@ -15,7 +15,7 @@ from mamori.store.query import Filters
 from tests.conftest import LiveServer
 
 
-def test_kubernetes_target_is_not_available_yet() -> None:
+def test_kubernetes_target_run_is_not_available_yet() -> None:
     r = CliRunner().invoke(app, ["simulate", "--target", "kubernetes"])
     assert r.exit_code == 2
     assert "not available yet" in r.output

@@ -26,6 +26,22 @@ def _token(path: Path | None, what: str) -> str:
     return token
 
 
+def _print_manifests() -> None:
+    import uuid
+
+    from mamori.simulate import image
+    from mamori.simulate.kubernetes import manifests_yaml
+    from mamori.simulate.runner import SimulationError, docker
+
+    try:
+        victim = image.victim_image(docker)
+        attacker = image.attacker_image(docker)
+    except (SimulationError, image.ImageError) as exc:
+        err_console.print(f"error: {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from exc
+    typer.echo(manifests_yaml(uuid.uuid4().hex[:10], victim, attacker), nl=False)
+
+
 def run(
     scenarios: Annotated[
         list[str] | None, typer.Argument(help="scenario names (default: all but the optional ones)")
@@ -49,6 +65,14 @@ def run(
             "--print-drift-policy",
             help="print a drift policy with the simulation's rules first (for mamori up "
             "--drift-policy) and exit",
+        ),
+    ] = False,
+    manifests: Annotated[
+        bool,
+        typer.Option(
+            "--manifests",
+            help="with --target kubernetes: build the two images locally, print the setup's "
+            "manifests (namespace, ServiceAccount, pods, headless Services) and exit",
         ),
     ] = False,
     base_policy: Annotated[
@@ -85,10 +109,13 @@ def run(
                 soft_wrap=True,
             )
         return
+    if target == "kubernetes" and manifests:
+        _print_manifests()
+        return
     if target == "kubernetes":
         err_console.print(
             "error: --target kubernetes is not available yet (only --target docker; "
-            "see docs/simulate.md)",
+            "--manifests prints the setup; see docs/simulate.md)",
             highlight=False,
         )
         raise typer.Exit(2)

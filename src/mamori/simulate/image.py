@@ -153,3 +153,26 @@ def victim_image(run: Callable[..., str]) -> str:
         rootfs_tar(tar, simtool)
         run("import", "--change", 'CMD ["/bin/sh"]', str(tar), name, timeout=120)
     return name
+
+
+def attacker_image(run: Callable[..., str]) -> str:
+    """For ``--target kubernetes``: busybox plus the attacker's files under ``/simulation``
+    (served by ``httpd``). Built once per content digest."""
+    name = f"local/mamori-sim-attacker:{image_digest()}"
+    if run("images", "-q", name):
+        return name
+    with tempfile.TemporaryDirectory() as tmp:
+        files = attacker_dir(Path(tmp) / "simulation")
+        tar = Path(tmp) / "rootfs.tar"
+        busybox = BUSYBOX.read_bytes()
+        with tarfile.open(tar, "w") as t:
+            for d in ("bin", "proc", "sys", "dev", "etc", "simulation"):
+                _dir(t, d)
+            _dir(t, "tmp", 0o1777)
+            _file(t, "bin/busybox", busybox, 0o755)
+            for applet in ("sh", "httpd", "sleep"):
+                _symlink(t, f"bin/{applet}", "busybox")
+            for f in sorted(files.iterdir()):
+                _file(t, f"simulation/{f.name}", f.read_bytes(), 0o755)
+        run("import", "--change", 'CMD ["/bin/sh"]', str(tar), name, timeout=120)
+    return name
