@@ -129,3 +129,40 @@ def test_sign_in_filter_open_and_triage_an_alert(
     assert api["comments"][0]["author"] == "alice"
     untouched = [d["id"] for d in docs if d["id"] != target]
     assert all(live_server.db.alerts.get(i).status == "new" for i in untouched)
+
+
+def test_simulated_alerts_show_a_badge_and_can_be_hidden(
+    page: Any, live_server: LiveServer
+) -> None:
+    docs = [
+        data.alert_doc(0, rule="Real alert"),
+        data.alert_doc(1, rule="Simulated alert", simulated=True),
+    ]
+    r = httpx.post(
+        f"{live_server.url}/api/v1/alerts:batch",
+        json={"alerts": docs},
+        headers=bearer(live_server.tokens.ingest),
+        timeout=10,
+    )
+    assert r.status_code == 200, r.text
+    page.goto("/alerts")
+    page.fill("input[name=username]", live_server.admin_user)
+    page.fill("input[name=password]", live_server.admin_password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/alerts")
+    rows = page.locator("#alerts tbody tr")
+    assert rows.count() == 2
+    sim = page.locator('#alerts tr[data-id="alert-00001"]')
+    badge = sim.locator(".tag.simulated")
+    assert badge.inner_text() == "simulated"
+    assert badge.is_visible()
+    assert page.locator('#alerts tr[data-id="alert-00000"] .tag.simulated').count() == 0
+
+    page.select_option("#f-simulated", "hide")
+    page.click("#apply")
+    page.wait_for_url("**simulated=hide**")
+    rows = page.locator("#alerts tbody tr")
+    assert [rows.nth(i).get_attribute("data-id") for i in range(rows.count())] == ["alert-00000"]
+
+    page.goto("/alerts/alert-00001")
+    assert page.locator("#simulated").inner_text() == "simulated"

@@ -152,3 +152,25 @@ def test_findings_pages_and_triage(signed_in: tuple[TestClient, str], db: Databa
     assert r.status_code == 303
     assert db.findings.get(fid).status == "dismissed"
     assert [c.text for c in db.findings.get(fid).comments] == ["accepted risk"]
+
+
+def test_simulated_alerts_are_marked_and_filterable(client: TestClient, db: Database) -> None:
+    db.alerts.insert(
+        [
+            data.alert(0, id="real", rule="Shell in container"),
+            data.alert(1, id="sim", rule="Drift detected", simulated=True),
+        ]
+    )
+    add_user(db)
+    login(client)
+    page = client.get("/alerts").text
+    assert set(row_ids(page)) == {"real", "sim"}  # shown by default
+    assert re.search(r'<tr data-id="sim"[^>]*data-simulated="true"', page)
+    assert not re.search(r'<tr data-id="real"[^>]*data-simulated', page)
+    assert page.count('class="tag simulated"') == 1
+    assert row_ids(client.get("/alerts?simulated=hide").text) == ["real"]
+    assert row_ids(client.get("/alerts?simulated=only").text) == ["sim"]
+    assert 'value="hide" selected' in client.get("/alerts?simulated=hide").text
+    detail = client.get("/alerts/sim").text
+    assert 'id="simulated"' in detail
+    assert 'id="simulated"' not in client.get("/alerts/real").text

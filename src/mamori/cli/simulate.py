@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated
 
@@ -25,9 +26,25 @@ def _token(path: Path | None, what: str) -> str:
     return token
 
 
+def _print_manifests() -> None:
+    import uuid
+
+    from mamori.simulate import image
+    from mamori.simulate.kubernetes import manifests_yaml
+    from mamori.simulate.runner import SimulationError, docker
+
+    try:
+        victim = image.victim_image(docker)
+        attacker = image.attacker_image(docker)
+    except (SimulationError, image.ImageError) as exc:
+        err_console.print(f"error: {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from exc
+    typer.echo(manifests_yaml(uuid.uuid4().hex[:10], victim, attacker), nl=False)
+
+
 def run(
     scenarios: Annotated[
-        list[str] | None, typer.Argument(help="scenario names (default: all available)")
+        list[str] | None, typer.Argument(help="scenario names (default: all but the optional ones)")
     ] = None,
     target: Annotated[str, typer.Option(help="docker (kubernetes: not available yet)")] = "docker",
     server: Annotated[str, typer.Option(help="mamori server URL")] = "http://127.0.0.1:8080",
@@ -37,27 +54,68 @@ def run(
     ingest_token_file: Annotated[
         Path | None, typer.Option(help="token with the ingest scope (audit webhook)")
     ] = None,
+    time_limit: Annotated[
+        float | None,
+        typer.Option(help="seconds to wait for each scenario's alerts (default: the catalog's)"),
+    ] = None,
     list_only: Annotated[bool, typer.Option("--list", help="list the scenarios and exit")] = False,
+    print_drift_policy: Annotated[
+        bool,
+        typer.Option(
+            "--print-drift-policy",
+            help="print a drift policy with the simulation's rules first (for mamori up "
+            "--drift-policy) and exit",
+        ),
+    ] = False,
+    manifests: Annotated[
+        bool,
+        typer.Option(
+            "--manifests",
+            help="with --target kubernetes: build the two images locally, print the setup's "
+            "manifests (namespace, ServiceAccount, pods, headless Services) and exit",
+        ),
+    ] = False,
+    base_policy: Annotated[
+        Path | None,
+        typer.Option(help="with --print-drift-policy: the policy to extend (default: shipped)"),
+    ] = None,
 ) -> None:
     """Run simulation scenarios against a running mamori and its local sensor.
 
     Each scenario starts a victim container (``--network none``), runs its steps, and waits for
     the alerts it must raise. Exit 0 only when every scenario passes.
     """
+    from mamori.simulate.judge import expect
     from mamori.simulate.runner import Client, Runner
-    from mamori.simulate.scenarios import NOT_YET, SCENARIOS
+    from mamori.simulate.scenarios import SCENARIOS, default_run, title
 
+    if print_drift_policy:
+        from mamori.simulate.policy import simulation_policy_text
+
+        base = base_policy.read_text() if base_policy is not None else None
+        try:
+            text = simulation_policy_text(base)
+        except ValueError as exc:
+            err_console.print(f"error: {escape(str(exc))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from exc
+        typer.echo(text, nl=False)
+        return
     if list_only:
         for s in SCENARIOS.values():
-            console.print(f"{s.name:<16} {escape(s.description)}", highlight=False, soft_wrap=True)
-        for u in NOT_YET:
+            extra = f" (optional: {s.note})" if s.optional else ""
             console.print(
-                f"{u.name:<16} not yet available: {u.reason}", highlight=False, soft_wrap=True
+                f"{s.catalog or '-':<3} {s.name:<23} {escape(s.description)}{escape(extra)}",
+                highlight=False,
+                soft_wrap=True,
             )
+        return
+    if target == "kubernetes" and manifests:
+        _print_manifests()
         return
     if target == "kubernetes":
         err_console.print(
-            "error: --target kubernetes is not available yet (only --target docker)",
+            "error: --target kubernetes is not available yet (only --target docker; "
+            "--manifests prints the setup; see docs/simulate.md)",
             highlight=False,
         )
         raise typer.Exit(2)
@@ -66,20 +124,16 @@ def run(
             f"error: unknown target {escape(target)!r} (docker)", highlight=False, soft_wrap=True
         )
         raise typer.Exit(2)
-    names = scenarios or list(SCENARIOS)
-    unavailable = {u.name: u.reason for u in NOT_YET}
     chosen = []
-    for name in names:
-        if name in SCENARIOS:
-            chosen.append(SCENARIOS[name])
-        elif name in unavailable:
-            err_console.print(
-                f"{name}: not yet available ({unavailable[name]})", highlight=False, soft_wrap=True
-            )
-        else:
-            known = ", ".join([*SCENARIOS, *unavailable])
+    for name in scenarios or []:
+        if name not in SCENARIOS:
+            known = ", ".join(SCENARIOS)
             err_console.print(f"error: unknown scenario {escape(name)!r} ({known})")
             raise typer.Exit(2)
+        chosen.append(SCENARIOS[name])
+    chosen = chosen or default_run()
+    if time_limit is not None:
+        chosen = [dataclasses.replace(s, time_limit_s=time_limit) for s in chosen]
     read = _token(token_file, "alerts")
     ingest = _token(ingest_token_file, "audit webhook") if ingest_token_file else read
     client = Client(server, read, ingest)
@@ -95,30 +149,24 @@ def run(
         status = "[green]pass[/]" if r.passed else "[red]FAIL[/]"
         table.add_row(
             f"{r.scenario} {status}",
-            escape("\n".join(r.expected) or "(nothing)"),
+            escape("\n".join(expect(w).label for w in r.expected) or "(nothing)"),
             escape("\n".join(r.raised) or "-"),
-            escape("\n".join(r.missing) or "-"),
+            escape("\n".join(expect(w).label for w in r.missing) or "-"),
             escape("\n".join(r.unexpected) or "-"),
             "-" if r.time_to_alert_s is None else f"{r.time_to_alert_s:.1f}s",
         )
     console.print(table)
-    if not scenarios:
-        for u in NOT_YET:
-            console.print(
-                f"not yet available: {u.name} ({u.reason})", highlight=False, soft_wrap=True
-            )
     for r in results:
         if r.error:
             console.print(
                 f"{r.scenario}: error: {escape(r.error)}", highlight=False, soft_wrap=True
             )
-        for rule in r.missing:
+        for want in r.missing:
+            line = f"{r.scenario}: missing alert: {expect(want).label} ({title(want)})"
+            console.print(escape(line), highlight=False, soft_wrap=True)
+        for label in r.unexpected:
             console.print(
-                f"{r.scenario}: missing alert: {escape(rule)}", highlight=False, soft_wrap=True
-            )
-        for rule in r.unexpected:
-            console.print(
-                f"{r.scenario}: unexpected alert: {escape(rule)}", highlight=False, soft_wrap=True
+                f"{r.scenario}: unexpected alert: {escape(label)}", highlight=False, soft_wrap=True
             )
     if not all(r.passed for r in results):
         raise typer.Exit(1)

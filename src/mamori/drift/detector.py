@@ -21,6 +21,7 @@ from mamori.core.events import Event
 from mamori.core.findings import Alert, Mitre, ResourceRef
 from mamori.core.ids import content_id
 from mamori.core.severity import Severity
+from mamori.core.simulation import is_simulated
 from mamori.drift.policy import Decision, ScopeContext
 from mamori.drift.reload import PolicyHolder
 from mamori.drift.verdict import EXPLAIN, Layers, Verdict, VerdictEngine, VerdictResult
@@ -29,6 +30,8 @@ Mode = Literal["detect", "block"]
 TITLE_DETECTED = "A drift binary detected executing in the container"
 TITLE_BLOCKED = "Blocked binary drift executing in the container"
 SOURCE = "drift"
+TAG_ALERTED = "mamori.MAM-RT-040"  # catalog ids: what the UI, suppressions and simulate use
+TAG_BLOCKED = "mamori.MAM-RT-041"
 PREFIX = "mamori.drift."
 # Observer-only verdicts: no permission event carries them, so a block cannot be applied.
 OBSERVER_ONLY = frozenset((Verdict.DRIFT_MEMFD,))
@@ -295,6 +298,7 @@ def drift_alert(event: Event) -> Alert:
         resources=tuple(resources),
         tags=(
             "drift",
+            TAG_BLOCKED if taken == "blocked" else TAG_ALERTED,
             "mitre_execution",
             "TA0002",
             # The policy rule's responses: the sensor's Responder carries them out. A blocked
@@ -308,4 +312,5 @@ def drift_alert(event: Event) -> Alert:
         cluster=event.cluster,
         namespace=k.namespace if k else None,
         node=event.node,
+        simulated=is_simulated(event),
     )

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from mamori.core.events import Event
 from mamori.core.findings import Alert, ResourceRef
 from mamori.core.ids import content_id
+from mamori.core.simulation import is_simulated
 from mamori.rules import ast
 from mamori.rules.errors import CompileError, ConditionParseError
 from mamori.rules.fields.base import Extractor
@@ -155,4 +156,5 @@ def to_alert(match: Match) -> Alert:
         cluster=event.cluster,
         namespace=k8s.namespace if k8s is not None else None,
         node=event.node,
+        simulated=is_simulated(event),
     )

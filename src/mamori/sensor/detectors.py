@@ -17,6 +17,7 @@ from mamori.core.events import Event
 from mamori.core.findings import Alert, ResourceRef
 from mamori.core.ids import content_id
 from mamori.core.severity import Severity
+from mamori.core.simulation import is_simulated
 
 EXEC_RULE = "Process executed in container"
 
@@ -104,5 +105,6 @@ class ExecLog:
                 cluster=event.cluster,
                 namespace=event.k8s.namespace if event.k8s else None,
                 node=event.node,
+                simulated=is_simulated(event),
             ),
         )

@@ -17,6 +17,7 @@ from typing import Protocol
 from mamori.core.events import Event
 from mamori.core.findings import Alert
 from mamori.core.plugins import AlertSink, Detector
+from mamori.core.simulation import is_simulated, mark_simulated
 from mamori.sensor.enrich import Enricher
 from mamori.sensor.records import ExecRecord
 from mamori.sensor.response import Responder
@@ -169,13 +170,16 @@ class Pipeline:
                 self.stats.events += 1
                 if events is not None:
                     events.append(event)
+                found: list[Alert] = []
                 for detector in self.detectors:
-                    raised = detector.detect(event)
-                    if self.responder is not None:
-                        ticks = record.proc.start_ticks
-                        cid = event.container.id if event.container else None
-                        raised = [self.responder.apply(a, record.pid, ticks, cid) for a in raised]
-                    alerts.extend(raised)
+                    found.extend(detector.detect(event))
+                if found and is_simulated(event):
+                    found = [mark_simulated(a) for a in found]  # whatever built them
+                if found and self.responder is not None:
+                    ticks = record.proc.start_ticks
+                    cid = event.container.id if event.container else None
+                    found = [self.responder.apply(a, record.pid, ticks, cid) for a in found]
+                alerts.extend(found)
             except Exception:
                 self.stats.errors += 1
                 if _rate_limited(self.stats.errors):

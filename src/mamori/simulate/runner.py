@@ -6,17 +6,14 @@ Every container gets ``--network none``, kubelet-style labels naming a per-run p
 
 from __future__ import annotations
 
-import hashlib
-import io
 import os
 import select
 import shutil
 import subprocess
-import tarfile
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,11 +22,13 @@ from typing import Any
 import httpx
 
 from mamori.core.errors import MamoriError
-from mamori.simulate.scenarios import ANY, Audit, Exec, Scenario, fresh_events
+from mamori.simulate import image
+from mamori.simulate.judge import Attribution, Want, judge
+from mamori.simulate.scenarios import API_SERVER, Audit, Exec, Scenario, fresh_events
 
 SIM_LABEL = "mamori.simulation"
-BUSYBOX = Path("/bin/busybox")
 POLL_S = 0.5
+VICTIM_ENV = {"KUBERNETES_SERVICE_HOST": API_SERVER, "KUBERNETES_SERVICE_PORT": "443"}
 
 
 class SimulationError(MamoriError):
@@ -39,9 +38,9 @@ class SimulationError(MamoriError):
 @dataclass
 class Result:
     scenario: str
-    expected: tuple[str, ...]
-    raised: list[str] = field(default_factory=list)  # distinct rules, first-seen order
-    missing: list[str] = field(default_factory=list)
+    expected: tuple[Want, ...]
+    raised: list[str] = field(default_factory=list)  # alert labels, first-seen order
+    missing: list[Want] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
     time_to_alert_s: float | None = None  # steps done -> last expected alert seen
     error: str | None = None
@@ -71,41 +70,11 @@ def docker(*args: str, timeout: float = 60, check: bool = True) -> str:
 
 
 def victim_image() -> str:
-    """A busybox image built locally with ``docker import`` (no registry); reused when present."""
-    if not BUSYBOX.exists():
-        raise SimulationError(f"{BUSYBOX} not found (apt-get install busybox-static)")
-    digest = hashlib.sha256(BUSYBOX.read_bytes() + b"sim-v1").hexdigest()[:12]
-    name = f"local/mamori-sim-victim:{digest}"
-    if docker("images", "-q", name):
-        return name
-    with tempfile.TemporaryDirectory() as tmp:
-        tar = Path(tmp) / "rootfs.tar"
-        _rootfs_tar(tar)
-        docker("import", "--change", 'CMD ["/bin/sh"]', str(tar), name, timeout=120)
-    return name
-
-
-def _rootfs_tar(tar: Path) -> None:
-    applets = subprocess.run(  # noqa: S603 - fixed argv
-        [str(BUSYBOX), "--list"], capture_output=True, text=True, check=True
-    ).stdout.split()
-    with tarfile.open(tar, "w") as t:
-        for d in ("bin", "tmp", "proc", "sys", "dev", "etc"):
-            info = tarfile.TarInfo(d)
-            info.type, info.mode = tarfile.DIRTYPE, 0o1777 if d == "tmp" else 0o755
-            t.addfile(info)
-        t.add(BUSYBOX, "bin/busybox")
-        t.add(BUSYBOX, "bin/true")  # a regular file: exec events name /bin/true
-        for name in applets:
-            if name in ("busybox", "true"):
-                continue
-            info = tarfile.TarInfo(f"bin/{name}")
-            info.type, info.linkname = tarfile.SYMTYPE, "busybox"
-            t.addfile(info)
-        passwd = b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n"
-        info = tarfile.TarInfo("etc/passwd")
-        info.size = len(passwd)
-        t.addfile(info, io.BytesIO(passwd))
+    """The locally built victim image (see ``mamori.simulate.image``); reused when present."""
+    try:
+        return image.victim_image(docker)
+    except image.ImageError as exc:
+        raise SimulationError(str(exc)) from exc
 
 
 def exec_with_tty(
@@ -189,18 +158,21 @@ class Client:
 class _Run:
     scenario: Scenario
     pod: str
+    container_ids: set[str] = field(default_factory=set)
     audit_ids: set[str] = field(default_factory=set)
 
-    def mine(self, alert: dict[str, Any]) -> bool:
-        f = alert.get("fields") or {}
-        if f.get("ka.auditid") in self.audit_ids:
-            return True
-        return bool(
-            f.get("k8s.pod.name") == self.pod and f.get("k8s.ns.name") == self.scenario.namespace
+    def attribution(self) -> Attribution:
+        return Attribution(
+            self.scenario.namespace,
+            self.pod,
+            frozenset(self.container_ids),
+            frozenset(self.audit_ids),
         )
 
 
 class Runner:
+    """Plays scenarios one after the other; ``started`` keeps every container id it made."""
+
     def __init__(
         self,
         client: Client,
@@ -212,6 +184,8 @@ class Runner:
         self.log = log
         self.run_id = uuid.uuid4().hex[:10]
         self.started: list[str] = []  # container ids, for cleanup and for the caller to inspect
+        self._attacker: Path | None = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
 
     def run(self, scenarios: Iterable[Scenario]) -> list[Result]:
         try:
@@ -224,11 +198,25 @@ class Runner:
         ids = set(self.started) | set(left.split())
         if ids:
             docker("rm", "-f", *sorted(ids), check=False)
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+            self._attacker = None
 
-    def _start(self, sc: Scenario, pod: str) -> str:
-        if self.image is None:
-            self.image = victim_image()
-        labels = {
+    def attacker_dir(self) -> Path:
+        """The attacker's files, built once per run, mounted read-only into every victim."""
+        if self._attacker is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="mamori-sim-")
+            os.chmod(self._tmp.name, 0o755)  # noqa: S103 - read by the container
+            try:
+                self._attacker = image.attacker_dir(Path(self._tmp.name) / "attacker")
+            except image.ImageError as exc:
+                raise SimulationError(str(exc)) from exc
+        return self._attacker
+
+    def container_args(self, sc: Scenario, pod: str) -> list[str]:
+        """``docker run`` arguments: no network, kubelet-style labels, the simulation label."""
+        labels: Mapping[str, str] = {
             "io.kubernetes.pod.name": pod,
             "io.kubernetes.pod.namespace": sc.namespace,
             "io.kubernetes.container.name": sc.container,
@@ -238,7 +226,15 @@ class Runner:
         args = ["run", "-d", "--network", "none"]
         for k, v in labels.items():
             args += ["--label", f"{k}={v}"]
-        cid = docker(*args, self.image, "sleep", "600")
+        for k, v in VICTIM_ENV.items():
+            args += ["--env", f"{k}={v}"]
+        args += ["--volume", f"{self.attacker_dir()}:/attacker:ro"]
+        return args
+
+    def _start(self, sc: Scenario, pod: str) -> str:
+        if self.image is None:
+            self.image = victim_image()
+        cid = docker(*self.container_args(sc, pod), self.image, "sleep", "600")
         self.started.append(cid)
         return cid
 
@@ -250,37 +246,39 @@ class Runner:
         try:
             cid = self._start(sc, pod) if sc.needs_container else None
             if cid is not None:
-                time.sleep(1.0)  # the sensor marks new containers from the runtime's events
+                run.container_ids.add(cid)
+                time.sleep(2.0)  # the sensor marks new containers from the runtime's events
             for step in sc.steps:
                 self._step(step, cid, run)
         except SimulationError as exc:
             result.error = str(exc)
             return result
         done = time.monotonic()
-        seen: dict[str, float] = {}
+        who = run.attribution()
+        seen: dict[str, tuple[dict[str, Any], float]] = {}
         deadline = done + (sc.time_limit_s if sc.expected else sc.settle_s)
+        settled: float | None = None
         while True:
             for alert in self.client.alerts_since(since):
-                if run.mine(alert) and alert["rule"] not in seen:
-                    seen[alert["rule"]] = time.monotonic() - done
-                    self.log(f"{sc.name}: {alert['rule']} after {seen[alert['rule']]:.1f}s")
-            if sc.expected and all(r in seen for r in sc.expected):
-                break
-            if time.monotonic() >= deadline:
+                if who.mine(alert) and alert["id"] not in seen:
+                    seen[alert["id"]] = (alert, time.monotonic() - done)
+                    self.log(f"{sc.name}: {alert['rule']} after {seen[alert['id']][1]:.1f}s")
+            verdict = judge(sc.expected, sc.may_raise, sc.must_not, list(seen.values()))
+            now = time.monotonic()
+            if sc.expected and not verdict.missing and settled is None:
+                settled = now + sc.settle_s  # a little longer, for unexpected alerts
+            if now >= deadline or (settled is not None and now >= settled):
                 break
             time.sleep(POLL_S)
-        result.raised = list(seen)
-        result.missing = [r for r in sc.expected if r not in seen]
-        result.unexpected = [
-            r for r in seen if r not in sc.expected and (ANY in sc.must_not or r in sc.must_not)
-        ]
-        hits = [seen[r] for r in sc.expected if r in seen]
-        result.time_to_alert_s = max(hits) if hits else None
+        result.raised = list(verdict.raised)
+        result.missing = list(verdict.missing)
+        result.unexpected = list(verdict.unexpected)
+        result.time_to_alert_s = verdict.time_to_alert_s
         return result
 
     def _step(self, step: Exec | Audit, cid: str | None, run: _Run) -> None:
         if isinstance(step, Audit):
-            events = fresh_events(step, datetime.now(UTC))
+            events = fresh_events(step.events, datetime.now(UTC), self.run_id)
             run.audit_ids.update(e["auditID"] for e in events)
             self.client.post_audit(events)
             return

@@ -174,9 +174,14 @@ def index() -> RedirectResponse:
 # alerts -----------------------------------------------------------------------------------
 
 
+# Simulated alerts are shown (marked) unless hidden: a simulation run is visible by default.
+SIMULATED_FILTER = {"hide": False, "only": True}
+
+
 def _page_filters(request: Request) -> tuple[Filters, dict[str, str]]:
     q = request.query_params
-    chosen = {k: q.get(k, "") for k in ("severity", "status", "namespace", "rule", "q", "hours")}
+    keys = ("severity", "status", "namespace", "rule", "q", "hours", "simulated")
+    chosen = {k: q.get(k, "") for k in keys}
     try:
         severities = parse_severities([chosen["severity"]]) if chosen["severity"] else ()
     except ValueError:
@@ -191,6 +196,7 @@ def _page_filters(request: Request) -> tuple[Filters, dict[str, str]]:
         namespace=chosen["namespace"] or None,
         rule=chosen["rule"] or None,
         text=chosen["q"] or None,
+        simulated=SIMULATED_FILTER.get(chosen["simulated"]),
     )
     return filters, chosen
 

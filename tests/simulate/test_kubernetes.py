@@ -1,0 +1,73 @@
+"""``--target kubernetes --manifests``: the catalog's setup as manifests, and the attacker image
+serving its files (over loopback, inside a ``--network none`` container)."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from mamori.cli.app import app
+from mamori.simulate import image
+from mamori.simulate.kubernetes import ATTACKER, VICTIM, manifests, manifests_yaml
+from mamori.simulate.runner import docker
+from tests.sensor.conftest import dockerd  # noqa: F401 (fixture)
+
+
+def test_manifests_follow_the_catalog_setup() -> None:
+    docs = manifests("run1", "local/v:1", "local/a:1")
+    kinds = [(d["kind"], d["metadata"]["name"]) for d in docs]
+    assert kinds == [
+        ("Namespace", "mamori-sim"),
+        ("ServiceAccount", VICTIM),
+        ("Pod", VICTIM),
+        ("Pod", ATTACKER),
+        ("Service", VICTIM),
+        ("Service", ATTACKER),
+    ]
+    for d in docs:
+        assert d["metadata"]["labels"]["mamori.simulation"] == "run1"
+        if d["kind"] != "Namespace":
+            assert d["metadata"]["namespace"] == "mamori-sim"
+    sa, victim, attacker = docs[1], docs[2], docs[3]
+    assert sa["automountServiceAccountToken"] is True
+    assert victim["spec"]["serviceAccountName"] == VICTIM
+    assert victim["spec"]["securityContext"]["runAsUser"] == image.NGINX_UID
+    assert attacker["spec"]["automountServiceAccountToken"] is False
+    for pod in (victim, attacker):
+        (c,) = pod["spec"]["containers"]
+        assert c["imagePullPolicy"] == "Never"
+        assert "securityContext" not in c  # never privileged
+    for svc in docs[4:]:
+        assert svc["spec"]["clusterIP"] == "None"
+        assert svc["spec"]["selector"] == {"app": svc["metadata"]["name"]}
+    assert list(yaml.safe_load_all(manifests_yaml("run1", "local/v:1", "local/a:1"))) == docs
+
+
+def test_kubernetes_run_is_refused_with_a_pointer_to_the_manifests() -> None:
+    r = CliRunner().invoke(app, ["simulate", "--target", "kubernetes"])
+    assert r.exit_code == 2
+    assert "--manifests" in r.output
+
+
+@pytest.mark.docker
+@pytest.mark.root
+def test_attacker_image_serves_its_files(dockerd: None) -> None:  # noqa: F811
+    name = image.attacker_image(docker)
+    script = (
+        "httpd -p 80 -h /simulation && sleep 1 && "
+        "busybox wget -q -O - http://127.0.0.1/xmrig | busybox md5sum && "
+        "busybox md5sum /simulation/xmrig"
+    )
+    proc = subprocess.run(
+        ["docker", "run", "--rm", "--network", "none", name, "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    served, stored = (line.split()[0] for line in proc.stdout.splitlines())
+    assert served == stored
