@@ -340,3 +340,28 @@ def test_compiled_rules_agree_with_the_reference_evaluator() -> None:
     for event in events:
         expected = [r.name for r in ALL.rules if evaluate(r.expr, event, r.source)]
         assert _names(ALL, event) == expected
+
+
+@pytest.mark.parametrize(
+    ("taken", "fires"),
+    [
+        (None, True),
+        ("alerted", True),
+        ("blocked", True),
+        ("ignored", False),
+        ("allowlisted", False),
+    ],
+)
+def test_drop_and_execute_rule_follows_the_drift_policy(taken: str | None, fires: bool) -> None:
+    """The rules-file drift twin defers to the drift engine where it decided: drift the policy
+    ignores or allow-lists is not reported twice over; without the engine the rule still fires."""
+    from dataclasses import replace
+
+    extra = {"mamori.drift.verdict": "drift-new"}
+    if taken is not None:
+        extra["mamori.drift.action_taken"] = taken
+    event = exec_("/tmp/d/tool", extra=extra)
+    assert event.process is not None
+    event = replace(event, process=replace(event.process, exe_flags={"upper_layer": True}))
+    names = {m.rule.name for m in ALL.match(event)}
+    assert ("mamori drop and execute new binary in container" in names) is fires

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from mamori.core.findings import Alert
+from mamori.rules.ruleset import RuleMatching
 from mamori.sensor.correlate import stateful_detectors
 from mamori.sensor.identity.docker import DEFAULT_SOCKET
 from mamori.sensor.rules_detector import DEFAULT_RULES, RulesDetector, load_rules
@@ -67,7 +68,9 @@ def start_local_sensor(
         drift_state_file=drift_state,
     )
     try:
-        ruleset = load_rules([DEFAULT_RULES])
+        # Every detection that matches, not Falco's first-only: one process can be both a web
+        # shell's child (MAM-RT-034) and a decoded script (MAM-RT-049).
+        ruleset = load_rules([DEFAULT_RULES], RuleMatching.ALL)
         detectors = [RulesDetector(ruleset), *stateful_detectors(ruleset)]
         sensor = Sensor(options, detectors, [StoreSink(db)])
         sensor.start()

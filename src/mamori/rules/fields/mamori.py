@@ -22,6 +22,10 @@ def _drift(name: str, desc: str) -> FieldSpec:
 FIELDS: tuple[FieldSpec, ...] = (
     _drift("verdict", "Drift verdict: image, image-copyup, drift-new, drift-modified ..."),
     _drift("rule", "Name of the drift policy rule that decided."),
-    _drift("action", "What the sensor did: alerted, blocked, failed_open."),
+    _drift("action", "The policy rule's action: alert, ignore or block."),
+    _drift(
+        "action_taken",
+        "What the sensor did: alerted, blocked, failed_open, ignored or allowlisted.",
+    ),
     _drift("sha256", "SHA-256 of the executed file."),
 )
