@@ -177,6 +177,7 @@ def build(
     """Resolve a validated config for ``checks``; parameter errors raise ``ConfigError``."""
     problems: list[Diagnostic] = []
     settings: list[CheckSettings] = []
+    scopes: list[Scope] = []
     parity = config.profile == "defender-parity"
     extra_ns = DEFENDER_EXTRA_NAMESPACES if parity else ()
     for cid in config.checks:
@@ -193,6 +194,13 @@ def build(
             problems += _errors(manifest, ("checks", check.id, "params"), exc)
             continue
         scope = _scope(config.exclusions, own, extra_ns)
+        # Checks without their own scoping share one Scope object, so the engine decides an
+        # object's exclusion once per distinct scope rather than once per check.
+        same = next((s for s in scopes if s == scope), None)
+        if same is None:
+            scopes.append(scope)
+        else:
+            scope = same
         settings.append(CheckSettings(check, params, scope, own.action or config.action))
     if problems:
         raise ConfigError(problems)

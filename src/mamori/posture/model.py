@@ -47,6 +47,15 @@ class Position:
     column: int  # 1-based
 
 
+class LazyMarks(Mapping[FieldPath, Position]):
+    """Positions computed on demand (from a parser's node tree) rather than stored per node."""
+
+    __slots__ = ()
+
+    def nearest(self, path: FieldPath) -> tuple[Position | None, FieldPath]:
+        raise NotImplementedError
+
+
 @dataclass(frozen=True, slots=True)
 class Manifest:
     """One object read from a file, stdin, the API or an admission request."""
@@ -77,6 +86,8 @@ class Manifest:
 
     def locate(self, path: FieldPath) -> tuple[Position | None, FieldPath]:
         """The position of ``path``, else of its nearest existing ancestor (and which one)."""
+        if isinstance(self.marks, LazyMarks):
+            return self.marks.nearest(path)
         for n in range(len(path), -1, -1):
             pos = self.marks.get(path[:n])
             if pos is not None:

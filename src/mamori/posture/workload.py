@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mamori.posture.model import ContainerRef, FieldPath, Manifest
@@ -59,6 +59,9 @@ class Workload:
     spec_path: FieldPath
     meta: Mapping[str, Any]
     meta_path: FieldPath
+    _every: tuple[tuple[ContainerRef, Mapping[str, Any]], ...] | None = field(
+        default=None, compare=False, repr=False
+    )
 
     @property
     def windows(self) -> bool:
@@ -80,11 +83,22 @@ class Workload:
     def containers(
         self, *, init: bool = True, ephemeral: bool = True
     ) -> Iterator[tuple[ContainerRef, Mapping[str, Any]]]:
+        """Containers in list order: each check asks, so they are collected once per pod."""
+        every = self._every
+        if every is None:
+            every = tuple(self._collect())
+            object.__setattr__(self, "_every", every)
+        if init and ephemeral:
+            return iter(every)
+        return (
+            (ref, body)
+            for ref, body in every
+            if (init or ref.type != "initContainer")
+            and (ephemeral or ref.type != "ephemeralContainer")
+        )
+
+    def _collect(self) -> Iterator[tuple[ContainerRef, Mapping[str, Any]]]:
         for key, ctype in CONTAINER_LISTS:
-            if (key == "initContainers" and not init) or (
-                key == "ephemeralContainers" and not ephemeral
-            ):
-                continue
             for i, body in enumerate(as_list(self.spec.get(key))):
                 if not isinstance(body, Mapping):
                     continue

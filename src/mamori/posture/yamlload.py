@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,7 @@ from mamori.posture.model import (
     Diagnostic,
     DiagnosticLevel,
     FieldPath,
+    LazyMarks,
     Location,
     Manifest,
     Position,
@@ -47,21 +48,180 @@ def split_documents(text: str) -> list[Chunk]:
     return chunks
 
 
-def _walk(node: yaml.Node, value: Any, path: FieldPath, marks: dict[FieldPath, Position]) -> None:
-    """Record positions by walking the node tree beside the constructed value."""
-    if isinstance(node, yaml.MappingNode) and isinstance(value, dict):
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+# Scalars that are not strings (ints, bools, nulls, floats) by (tag, text): immutable, shared.
+_SCALARS: dict[tuple[str, str], Any] = {}
+_RESOLVED: dict[str, str] = {}
+_CACHE_MAX = 1 << 16
+_MappingNode, _SequenceNode, _ScalarNode = yaml.MappingNode, yaml.SequenceNode, yaml.ScalarNode
+
+
+class _SlowPath(Exception):
+    """The document needs PyYAML's full constructor (anchors, merge keys, rare tags)."""
+
+
+class _FastLoader(_Loader):  # type: ignore[valid-type,misc]
+    """libyaml's loader with the implicit-tag resolution of plain scalars memoised.
+
+    PyYAML resolves every plain scalar by running its regexes in Python; manifests repeat the
+    same few hundred words (keys, ``true``, ``RuntimeDefault``), so a dict lookup answers most.
+    """
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        # As BaseResolver.resolve (no path resolvers in a SafeLoader), memoised for plain scalars.
+        if kind is _ScalarNode:
+            if not implicit[0]:
+                return _STR
+            tag = _RESOLVED.get(value)
+            if tag is None:
+                tag = str(super().resolve(kind, value, implicit))
+                if len(_RESOLVED) < _CACHE_MAX:
+                    _RESOLVED[value] = tag
+            return tag
+        return _SEQ if kind is _SequenceNode else _MAP
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        pass  # no path resolvers; called from C for every node
+
+    def ascend_resolver(self) -> None:
+        pass
+
+
+def _build(node: yaml.Node, loader: yaml.SafeLoader, shared: dict[int, Any] | None) -> Any:
+    """Plain data from a node tree, without PyYAML's generic (and slow) constructor machinery.
+
+    Strings, maps and lists are built directly; other scalars go through PyYAML's constructors
+    once per distinct text. ``shared`` (given when the document has anchors) makes an alias the
+    same object as its anchor, as PyYAML does, so alias bombs cost nothing. Anything unusual
+    (merge keys, rare tags, recursive aliases) raises ``_SlowPath``.
+    """
+    tag = node.tag
+    if tag == _STR:
+        return node.value
+    if shared is not None:
+        done = shared.get(id(node), _MISSING)
+        if done is _BUSY:
+            raise _SlowPath  # a recursive alias
+        if done is not _MISSING:
+            return done
+        shared[id(node)] = _BUSY
+    if tag == _MAP:
+        out: Any = {}
         for knode, vnode in node.value:
-            key: Any = knode.value if isinstance(knode, yaml.ScalarNode) else None
-            if key not in value:
-                continue
-            sub = (*path, key)
-            marks[sub] = Position(knode.start_mark.line + 1, knode.start_mark.column + 1)
-            _walk(vnode, value[key], sub, marks)
-    elif isinstance(node, yaml.SequenceNode) and isinstance(value, list):
-        for i, (item_node, item) in enumerate(zip(node.value, value, strict=False)):
-            sub = (*path, i)
-            marks[sub] = Position(item_node.start_mark.line + 1, item_node.start_mark.column + 1)
-            _walk(item_node, item, sub, marks)
+            key = knode.value if knode.tag == _STR else _build(knode, loader, shared)
+            try:
+                out[key] = _build(vnode, loader, shared)
+            except TypeError:  # an unhashable key: let PyYAML locate the error
+                raise _SlowPath from None
+    elif tag == _SEQ:
+        out = [_build(item, loader, shared) for item in node.value]
+    elif isinstance(node, yaml.ScalarNode) and tag.startswith("tag:yaml.org,2002:"):
+        key = (tag, node.value)
+        out = _SCALARS.get(key, _MISSING)
+        if out is _MISSING:
+            if not tag.endswith((":int", ":bool", ":null", ":float")):
+                raise _SlowPath
+            out = loader.construct_object(node)
+            if len(_SCALARS) < _CACHE_MAX:
+                _SCALARS[key] = out
+    else:
+        raise _SlowPath
+    if shared is not None:
+        shared[id(node)] = out
+    return out
+
+
+_MISSING, _BUSY = object(), object()
+
+
+class NodeMarks(LazyMarks):
+    """Positions read from the node tree on demand (most nodes are never asked for).
+
+    ``marks[path]`` is the position of the mapping key (for a key) or of the item (for a list
+    item); ``marks[()]`` is where the object starts.
+    """
+
+    __slots__ = ("_node", "_offset", "_root")
+
+    def __init__(self, node: yaml.Node, offset: int, root: Position) -> None:
+        self._node, self._offset, self._root = node, offset, root
+
+    def _walk(self, path: FieldPath) -> tuple[yaml.Node, Position, int]:
+        """The deepest node along ``path`` that exists, its position and how many steps in."""
+        node, mark, depth = self._node, None, 0
+        for part in path:
+            cls = node.__class__
+            if cls is _MappingNode:
+                found = None
+                for pair in node.value:
+                    if pair[0].value == part and pair[0].__class__ is _ScalarNode:
+                        found = pair
+                if found is None:
+                    break
+                mark, node = found[0].start_mark, found[1]
+            elif cls is _SequenceNode and part.__class__ is int and 0 <= part < len(node.value):
+                node = node.value[part]
+                mark = node.start_mark
+            else:
+                break
+            depth += 1
+        if mark is None:
+            return node, self._root, 0
+        return node, Position(mark.line + 1 + self._offset, mark.column + 1), depth
+
+    def nearest(self, path: FieldPath) -> tuple[Position | None, FieldPath]:
+        """The position of ``path``, else of its nearest existing ancestor: one walk."""
+        _, pos, depth = self._walk(path)
+        return pos, path[:depth]
+
+    def _find(self, path: FieldPath) -> tuple[yaml.Node, Position] | None:
+        node, pos, depth = self._walk(path)
+        return (node, pos) if depth == len(path) else None
+
+    def __getitem__(self, path: FieldPath) -> Position:
+        found = self._find(path)
+        if found is None:
+            raise KeyError(path)
+        return found[1]
+
+    def get(self, path: FieldPath, default: Any = None) -> Any:
+        found = self._find(path)
+        return default if found is None else found[1]
+
+    def sub(self, prefix: FieldPath) -> Mapping[FieldPath, Position]:
+        """The marks of the object at ``prefix`` (a ``List`` item), relative to it."""
+        found = self._find(prefix)
+        if found is None:
+            return {}
+        return NodeMarks(found[0], self._offset, found[1])
+
+    def _all(self) -> dict[FieldPath, Position]:
+        out: dict[FieldPath, Position] = {(): self._root}
+        stack: list[tuple[yaml.Node, FieldPath]] = [(self._node, ())]
+        while stack:
+            node, path = stack.pop()
+            if isinstance(node, yaml.MappingNode):
+                for knode, vnode in node.value:
+                    if isinstance(knode, yaml.ScalarNode):
+                        sub = (*path, knode.value)
+                        m = knode.start_mark
+                        out[sub] = Position(m.line + 1 + self._offset, m.column + 1)
+                        stack.append((vnode, sub))
+            elif isinstance(node, yaml.SequenceNode):
+                for i, item in enumerate(node.value):
+                    sub = (*path, i)
+                    m = item.start_mark
+                    out[sub] = Position(m.line + 1 + self._offset, m.column + 1)
+                    stack.append((item, sub))
+        return out
+
+    def __iter__(self) -> Iterator[FieldPath]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
 
 
 def _shift(mark: Any, offset: int) -> tuple[int, int]:
@@ -70,14 +230,17 @@ def _shift(mark: Any, offset: int) -> tuple[int, int]:
 
 def parse_chunk(
     chunk: Chunk, file: str
-) -> tuple[Any, dict[FieldPath, Position], Diagnostic | None]:
+) -> tuple[Any, Mapping[FieldPath, Position], Diagnostic | None]:
     """Parse one document; on error return a located diagnostic instead."""
-    loader = _Loader(chunk.text)
+    loader = _FastLoader(chunk.text)
     try:
         node = loader.get_single_node()
         if node is None:
             return None, {}, None
-        value = loader.construct_document(node)
+        try:
+            value = _build(node, loader, {} if "&" in chunk.text else None)
+        except _SlowPath:
+            value = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = _shift(mark, chunk.first_line) if mark else (chunk.first_line + 1, 1)
@@ -89,11 +252,8 @@ def parse_chunk(
         return None, {}, Diagnostic("PST001", f"malformed YAML: {exc}", where, _ERR)
     finally:
         loader.dispose()
-    marks: dict[FieldPath, Position] = {(): Position(node.start_mark.line + 1, 1)}
-    _walk(node, value, (), marks)
-    if chunk.first_line:
-        marks = {p: Position(m.line + chunk.first_line, m.column) for p, m in marks.items()}
-    return value, marks, None
+    root = Position(node.start_mark.line + 1 + chunk.first_line, 1)
+    return value, NodeMarks(node, chunk.first_line, root), None
 
 
 _ERR = DiagnosticLevel.ERROR
@@ -118,7 +278,7 @@ def load_text(text: str, file: str, *, is_json: bool = False) -> Iterator[Manife
 
 def _json_fallback(
     text: str, file: str, problem: Diagnostic
-) -> tuple[Any, dict[FieldPath, Position], Diagnostic | None]:
+) -> tuple[Any, Mapping[FieldPath, Position], Diagnostic | None]:
     try:
         return json.loads(text), {(): Position(1, 1)}, None
     except json.JSONDecodeError as exc:
@@ -126,14 +286,18 @@ def _json_fallback(
         return None, {}, Diagnostic("PST001", f"malformed JSON: {exc.msg}", where, _ERR)
 
 
-def _sub_marks(marks: dict[FieldPath, Position], prefix: FieldPath) -> dict[FieldPath, Position]:
+def _sub_marks(
+    marks: Mapping[FieldPath, Position], prefix: FieldPath
+) -> Mapping[FieldPath, Position]:
+    if isinstance(marks, NodeMarks):
+        return marks.sub(prefix)
     n = len(prefix)
     return {p[n:]: m for p, m in marks.items() if p[:n] == prefix}
 
 
 def expand(
     value: Any,
-    marks: dict[FieldPath, Position],
+    marks: Mapping[FieldPath, Position],
     file: str,
     index: int,
     helm: str | None,
@@ -144,7 +308,8 @@ def expand(
         for i, item in enumerate(value):
             yield from expand(item, _sub_marks(marks, (i,)), file, index, helm, line)
         return
-    where = Location(file, marks[()].line if () in marks else line, 1, helm)
+    top = marks.get(())
+    where = Location(file, top.line if top is not None else line, 1, helm)
     if not isinstance(value, dict):
         yield Diagnostic("PST002", "document is not a mapping; ignored", where)
         return
