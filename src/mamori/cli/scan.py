@@ -194,9 +194,7 @@ def finish(report: Report, targets: list[Target], fail_on: str, include_passed: 
         raise typer.Exit(EXIT_FINDINGS)
 
 
-def _validate(
-    formats: list[str] | None, outputs: list[Path] | None, fail_on: str
-) -> list[Target]:
+def _validate(formats: list[str] | None, outputs: list[Path] | None, fail_on: str) -> list[Target]:
     for fmt in formats or ():
         if fmt not in FORMATS:
             raise _fail(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")

@@ -154,7 +154,9 @@ class _Object:
         subject, check, resource = self.subject, settings.check, self.resource
         reason = self._pre_skip(settings)
         if reason:
-            yield Result(check.id, Status.SKIP, resource, self.where, reason, upstream=check.upstream)
+            yield Result(
+                check.id, Status.SKIP, resource, self.where, reason, upstream=check.upstream
+            )
             return
         if self.exempt_keys:
             exemptions, problems = _exemptions(settings, subject, self.ctx)

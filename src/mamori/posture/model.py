@@ -7,6 +7,7 @@ result can point at the offending field (or its nearest existing ancestor).
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -156,6 +157,7 @@ class Result:
         return self.status is Status.FAIL
 
 
+@functools.lru_cache(maxsize=4096)  # the same few hundred paths recur in every object
 def format_path(path: FieldPath) -> str:
     """``("spec", "containers", 0, "image")`` -> ``spec.containers[0].image``."""
     out = ""

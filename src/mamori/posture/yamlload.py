@@ -143,42 +143,55 @@ class NodeMarks(LazyMarks):
     item); ``marks[()]`` is where the object starts.
     """
 
-    __slots__ = ("_node", "_offset", "_root")
+    __slots__ = ("_memo", "_node", "_offset", "_root")
 
     def __init__(self, node: yaml.Node, offset: int, root: Position) -> None:
         self._node, self._offset, self._root = node, offset, root
+        self._memo: dict[FieldPath, tuple[yaml.Node, Any] | None] = {}
 
-    def _walk(self, path: FieldPath) -> tuple[yaml.Node, Position, int]:
-        """The deepest node along ``path`` that exists, its position and how many steps in."""
-        node, mark, depth = self._node, None, 0
-        for part in path:
-            cls = node.__class__
-            if cls is _MappingNode:
-                found = None
-                for pair in node.value:
-                    if pair[0].value == part and pair[0].__class__ is _ScalarNode:
-                        found = pair
-                if found is None:
-                    break
-                mark, node = found[0].start_mark, found[1]
-            elif cls is _SequenceNode and part.__class__ is int and 0 <= part < len(node.value):
-                node = node.value[part]
-                mark = node.start_mark
-            else:
-                break
-            depth += 1
+    def _at(self, path: FieldPath) -> tuple[yaml.Node, Any] | None:
+        """The node at ``path`` and the mark of its key or item, memoised per prefix.
+
+        Findings of one object share long prefixes (``spec.template.spec.containers[0]``), so
+        each step is looked up once per object.
+        """
+        memo = self._memo
+        if path in memo:
+            return memo[path]
+        found: tuple[yaml.Node, Any] | None = None
+        if not path:
+            found = (self._node, None)
+        else:
+            parent = self._at(path[:-1])
+            if parent is not None:
+                node, part = parent[0], path[-1]
+                cls = node.__class__
+                if cls is _MappingNode:
+                    for pair in node.value:
+                        if pair[0].value == part and pair[0].__class__ is _ScalarNode:
+                            found = (pair[1], pair[0].start_mark)
+                elif cls is _SequenceNode and part.__class__ is int and 0 <= part < len(node.value):
+                    item = node.value[part]
+                    found = (item, item.start_mark)
+        memo[path] = found
+        return found
+
+    def _position(self, mark: Any) -> Position:
         if mark is None:
-            return node, self._root, 0
-        return node, Position(mark.line + 1 + self._offset, mark.column + 1), depth
+            return self._root
+        return Position(mark.line + 1 + self._offset, mark.column + 1)
 
     def nearest(self, path: FieldPath) -> tuple[Position | None, FieldPath]:
-        """The position of ``path``, else of its nearest existing ancestor: one walk."""
-        _, pos, depth = self._walk(path)
-        return pos, path[:depth]
+        """The position of ``path``, else of its nearest existing ancestor."""
+        for n in range(len(path), -1, -1):
+            found = self._at(path[:n])
+            if found is not None:
+                return self._position(found[1]), path[:n]
+        return self._root, ()
 
     def _find(self, path: FieldPath) -> tuple[yaml.Node, Position] | None:
-        node, pos, depth = self._walk(path)
-        return (node, pos) if depth == len(path) else None
+        found = self._at(path)
+        return None if found is None else (found[0], self._position(found[1]))
 
     def __getitem__(self, path: FieldPath) -> Position:
         found = self._find(path)

@@ -16,7 +16,9 @@ COLOURS = {"High": "bold red", "Medium": "dark_orange", "Low": "yellow"}
 
 
 def render(report: Report, console: Console, *, include_passed: bool = False) -> None:
-    wanted = (Status.FAIL, Status.ERROR, Status.PASS) if include_passed else (Status.FAIL, Status.ERROR)
+    wanted = (
+        (Status.FAIL, Status.ERROR, Status.PASS) if include_passed else (Status.FAIL, Status.ERROR)
+    )
     shown = [r for r in report.results if r.status in wanted]
     grouped: dict[str, list[Result]] = defaultdict(list)
     for r in shown:
