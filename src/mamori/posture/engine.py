@@ -66,6 +66,19 @@ class Context:
     config: ScanConfig
     service_accounts: Accounts = field(default_factory=dict)
     namespace_labels: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    _by_kind: dict[str, tuple[CheckSettings, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def checks_for(self, manifest: Manifest) -> tuple[CheckSettings, ...]:
+        """The selected checks that apply to the manifest's kind (decided once per kind)."""
+        kind = manifest.kind
+        found = self._by_kind.get(kind)
+        if found is None:
+            found = tuple(s for s in self.config.checks if s.check.applies_to(manifest))
+            if len(self._by_kind) < 256:  # a long-lived (admission) context sees few kinds
+                self._by_kind[kind] = found
+        return found
 
 
 def resource_of(m: Manifest, namespace: str | None) -> ResourceId:
@@ -103,9 +116,8 @@ def evaluate(m: Manifest, ctx: Context) -> Iterator[Result | Diagnostic]:
         return
     namespace = m.namespace or ctx.config.namespace
     obj = _Object(Subject(m, wl, namespace, ctx.service_accounts), ctx)
-    for settings in ctx.config.checks:
-        if settings.check.applies_to(m):
-            yield from obj.run(settings)
+    for settings in ctx.checks_for(m):
+        yield from obj.run(settings)
 
 
 def _location(m: Manifest, path: tuple[Any, ...]) -> Location:

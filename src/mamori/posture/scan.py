@@ -35,13 +35,14 @@ def run_manifests(manifests: Iterable[Manifest | Diagnostic], config: ScanConfig
     """Scan objects already read (with the problems met while reading them)."""
     report = Report()
     objects: list[Manifest] = []
+    inputs: dict[str, None] = {}  # ordered and O(1), unlike a list search per object
     for item in manifests:
         if isinstance(item, Diagnostic):
             report.diagnostics.append(item)
         else:
             objects.append(item)
-            if item.file not in report.inputs:
-                report.inputs.append(item.file)
+            inputs[item.file] = None
+    report.inputs.extend(inputs)
     accounts = service_accounts_in(objects, config.namespace)
     for out in scan(objects, Context(config, accounts)):
         if isinstance(out, Diagnostic):
