@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 import yaml
 
 from mamori.posture.model import Manifest, Position
-from mamori.posture.yamlload import Chunk, NodeMarks, load_text, parse_chunk
+from mamori.posture.yamlload import (
+    Chunk,
+    NodeMarks,
+    expand,
+    load_text,
+    parse_chunk,
+    split_documents,
+)
 
 DOCS = [
     "a: 1\nb: [1, 2, {c: d}]\n",
@@ -111,4 +119,51 @@ def test_second_document_lines_and_list_items() -> None:
     assert pod.locate(("spec", "containers", 0, "nope")) == (
         Position(12, 18),
         ("spec", "containers", 0),
+    )
+
+
+HELM_STREAM = """---
+# Source: chart/templates/sa.yaml
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: sa}
+---
+# Source: chart/templates/empty.yaml
+# nothing rendered
+--- # a comment on the marker
+# Source: chart/templates/deploy.yaml
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: &n web
+  labels: {app: *n}
+spec:
+  template:
+    spec:
+      containers:
+      - {name: c, image: nginx}
+---
+"""
+
+
+def test_whole_stream_and_per_document_reading_agree() -> None:
+    """A stream parsed at once (fast) gives what document-by-document parsing gives."""
+    fast = [m for m in load_text(HELM_STREAM, "s.yaml") if isinstance(m, Manifest)]
+    slow: list[Manifest] = []
+    for index, chunk in enumerate(split_documents(HELM_STREAM)):
+        value, marks, problem = parse_chunk(chunk, "s.yaml")
+        assert problem is None
+        if value is not None:
+            helm = re.search(r"^# Source: (.+?)\s*$", chunk.text, re.MULTILINE)
+            found = expand(value, marks, "s.yaml", index, helm and helm.group(1), 1)
+            slow += [m for m in found if isinstance(m, Manifest)]
+    assert [(m.obj, m.doc_index, m.helm_source) for m in fast] == [
+        (m.obj, m.doc_index, m.helm_source) for m in slow
+    ]
+    assert fast[1].helm_source == "chart/templates/deploy.yaml"
+    assert fast[1].obj["metadata"]["labels"] == {"app": "web"}
+    for a, b in zip(fast, slow, strict=True):
+        assert dict(a.marks) == dict(b.marks)
+    assert fast[1].locate(("spec", "template", "spec", "containers", 0, "image"))[0] == (
+        Position(20, 19)
     )

@@ -7,6 +7,7 @@ and the others are still read. JSON goes through the same loader (JSON is YAML),
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -275,6 +276,21 @@ _ERR = DiagnosticLevel.ERROR
 def load_text(text: str, file: str, *, is_json: bool = False) -> Iterator[Manifest | Diagnostic]:
     """Every object of a YAML stream or JSON file (lists expanded), and the problems met."""
     chunks = [Chunk(text, 0)] if is_json else split_documents(text)
+    docs = None if is_json or len(chunks) == 1 else _parse_stream(text)
+    if docs is not None:
+        # The whole stream parsed: one libyaml parser for the file, documents matched to
+        # their chunk (for the Helm source comment and the document index) by line.
+        starts = [c.first_line for c in chunks]
+        for node, value in docs:
+            if value is None:
+                continue
+            index = max(bisect.bisect_right(starts, node.start_mark.line) - 1, 0)
+            root = Position(node.start_mark.line + 1, 1)
+            helm = _helm(chunks[index])
+            marks = NodeMarks(node, 0, root)
+            yield from expand(value, marks, file, index, helm, chunks[index].first_line + 1)
+        return
+    # Document by document: one broken document is located and the others still read.
     for index, chunk in enumerate(chunks):
         value, marks, problem = parse_chunk(chunk, file)
         if problem is not None and is_json:
@@ -284,9 +300,30 @@ def load_text(text: str, file: str, *, is_json: bool = False) -> Iterator[Manife
             continue
         if value is None:
             continue  # empty or comment-only document
-        found = _HELM_SOURCE.search(chunk.text)
-        helm = found.group(1) if found else None
-        yield from expand(value, marks, file, index, helm, chunk.first_line + 1)
+        yield from expand(value, marks, file, index, _helm(chunk), chunk.first_line + 1)
+
+
+def _helm(chunk: Chunk) -> str | None:
+    found = _HELM_SOURCE.search(chunk.text)
+    return found.group(1) if found else None
+
+
+def _parse_stream(text: str) -> list[tuple[yaml.Node, Any]] | None:
+    """Every document of a stream with one parser, or None if any is broken or unusual."""
+    loader = _FastLoader(text)
+    shared: dict[int, Any] | None = {} if "&" in text else None
+    docs: list[tuple[yaml.Node, Any]] = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if shared is not None:
+                shared.clear()  # anchors do not cross documents
+            docs.append((node, _build(node, loader, shared)))
+    except (yaml.YAMLError, _SlowPath):
+        return None
+    finally:
+        loader.dispose()
+    return docs
 
 
 def _json_fallback(
