@@ -13,7 +13,7 @@ from mamori.posture.checks import BY_ID, UnknownCheckError, select
 from mamori.posture.config import ConfigError, ScanConfig, load_config
 from mamori.posture.model import Level
 from mamori.posture.report import FORMATS, render_text
-from mamori.posture.scan import Report, scan_paths
+from mamori.posture.scan import Report, gc_paused, scan_paths
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -225,9 +225,10 @@ def manifests(
     """Scan manifest files (YAML, JSON, Helm/Kustomize output on stdin)."""
     targets = _validate(fmt, output, fail_on)
     config = _config(checks, params, namespace)
-    report = scan_paths(paths, config, stdin_name=stdin_name)
-    _send(report, server, token, store, None)
-    finish(report, targets, fail_on, include_passed)
+    with gc_paused():  # rendering, like scanning, allocates without making cycles
+        report = scan_paths(paths, config, stdin_name=stdin_name)
+        _send(report, server, token, store, None)
+        finish(report, targets, fail_on, include_passed)
 
 
 @app.command("cluster")
