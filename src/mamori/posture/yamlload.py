@@ -287,8 +287,8 @@ def load_text(text: str, file: str, *, is_json: bool = False) -> Iterator[Manife
             index = max(bisect.bisect_right(starts, node.start_mark.line) - 1, 0)
             root = Position(node.start_mark.line + 1, 1)
             helm = _helm(chunks[index])
-            marks = NodeMarks(node, 0, root)
-            yield from expand(value, marks, file, index, helm, chunks[index].first_line + 1)
+            whole = NodeMarks(node, 0, root)
+            yield from expand(value, whole, file, index, helm, chunks[index].first_line + 1)
         return
     # Document by document: one broken document is located and the others still read.
     for index, chunk in enumerate(chunks):

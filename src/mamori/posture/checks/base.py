@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from mamori.posture.model import ContainerRef, FieldPath, Level, Manifest
+from mamori.posture.model import ContainerRef, FieldPath, Level, Manifest, fast_init
 from mamori.posture.workload import Workload, is_pod_bearing
 
 
@@ -33,12 +33,12 @@ class Params(BaseModel):
     )
 
     @classmethod
-    def defaults(cls: type[Self]) -> Self:
+    def defaults(cls) -> Self:
         """The default parameters without building a validator (defaults are not validated
         by pydantic either); a model with a required field still validates, and fails."""
         if any(f.is_required() for f in cls.model_fields.values()):
-            return cls.model_validate({})
-        return cls.model_construct()
+            return cls()
+        return cast(Self, cls.model_construct())
 
 
 class NoParams(Params):
@@ -48,6 +48,7 @@ class NoParams(Params):
 P = TypeVar("P", bound=Params)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Violation:
     path: FieldPath  # from the object root
@@ -57,6 +58,7 @@ class Violation:
     upstream: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Skip:
     reason: str
