@@ -116,8 +116,10 @@ def evaluate(m: Manifest, ctx: Context) -> Iterator[Result | Diagnostic]:
         return
     namespace = m.namespace or ctx.config.namespace
     obj = _Object(Subject(m, wl, namespace, ctx.service_accounts), ctx)
+    out: list[Result | Diagnostic] = []
     for settings in ctx.checks_for(m):
-        yield from obj.run(settings)
+        obj.run_into(settings, out)
+    yield from out
 
 
 def _location(m: Manifest, path: tuple[Any, ...]) -> Location:
@@ -153,7 +155,7 @@ class _Object:
     carries any exemption annotation at all.)
     """
 
-    __slots__ = ("ctx", "exclusions", "exempt_keys", "resource", "subject", "where")
+    __slots__ = ("ctx", "exclusions", "exempt_keys", "resource", "subject", "where", "windows")
 
     def __init__(self, subject: Subject, ctx: Context) -> None:
         self.subject, self.ctx = subject, ctx
@@ -161,33 +163,42 @@ class _Object:
         self.where = _location(subject.manifest, ())
         self.exclusions: dict[int, str | None] = {}
         self.exempt_keys = _has_exemption_annotations(subject)
+        self.windows = subject.workload is not None and subject.workload.windows
 
     def run(self, settings: CheckSettings) -> Iterator[Result | Diagnostic]:
+        out: list[Result | Diagnostic] = []
+        self.run_into(settings, out)
+        return iter(out)
+
+    def run_into(self, settings: CheckSettings, out: list[Result | Diagnostic]) -> None:
+        """One check's results, appended to ``out`` (no generator per check: ~36,000 of
+        them in a 1,000-object scan)."""
         subject, check, resource = self.subject, settings.check, self.resource
         reason = self._pre_skip(settings)
         if reason:
-            yield Result(
-                check.id, Status.SKIP, resource, self.where, reason, upstream=check.upstream
+            out.append(
+                Result(check.id, Status.SKIP, resource, self.where, reason, upstream=check.upstream)
             )
             return
         if self.exempt_keys:
             exemptions, problems = _exemptions(settings, subject, self.ctx)
-            yield from problems
+            out.extend(problems)
         else:
             exemptions = NONE
         try:
             outcomes = list(check.run(subject, settings.params))
         except Exception as exc:  # a bug in a check: reported, never silent
             message = f"check failed on this object: {type(exc).__name__}: {exc}"
-            yield Result(check.id, Status.ERROR, resource, self.where, message)
+            out.append(Result(check.id, Status.ERROR, resource, self.where, message))
             return
         if not outcomes:
-            yield Result(check.id, Status.PASS, resource, self.where, upstream=check.upstream)
+            out.append(Result(check.id, _PASS, resource, self.where, upstream=check.upstream))
+            return
         for outcome in outcomes:
             if isinstance(outcome, Skip):
-                yield Result(check.id, Status.SKIP, resource, self.where, outcome.reason)
+                out.append(Result(check.id, Status.SKIP, resource, self.where, outcome.reason))
             else:
-                yield _finding(settings, subject, resource, outcome, exemptions)
+                out.append(_finding(settings, subject, resource, outcome, exemptions))
 
     def _pre_skip(self, settings: CheckSettings) -> str | None:
         scope = settings.scope
@@ -199,13 +210,16 @@ class _Object:
         if reason:
             return reason
         wl, check = self.subject.workload, settings.check
-        if wl is not None and check.linux_only and wl.windows:
+        if check.linux_only and self.windows:
             return "not applicable to Windows pods"
         if wl is not None and check.pod_image_exclusion and scope.excluded_images:
             images = [ref.image for ref, _ in wl.containers()]
             if images and all(image_matches(i, scope.excluded_images) for i in images):
                 return "every container's image is excluded"
         return None
+
+
+_PASS = Status.PASS
 
 
 def _has_exemption_annotations(subject: Subject) -> bool:
