@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 from typing import Any
 
@@ -167,3 +168,24 @@ def test_whole_stream_and_per_document_reading_agree() -> None:
     assert fast[1].locate(("spec", "template", "spec", "containers", 0, "image"))[0] == (
         Position(20, 19)
     )
+
+
+def _split_line_by_line(text: str) -> list[Chunk]:
+    """The reference: every line tested against the document marker."""
+    marker = re.compile(r"^---(?:[ \t].*)?$")
+    chunks, start, lines = [], 0, text.split("\n")
+    for i, line in enumerate(lines):
+        if marker.match(line.rstrip("\r")) and i > 0:
+            chunks.append(Chunk("\n".join(lines[start:i]), start))
+            start = i
+    chunks.append(Chunk("\n".join(lines[start:]), start))
+    return chunks
+
+
+def test_split_documents_matches_a_line_by_line_split() -> None:
+    pieces = ["---", "\n", "a", " ", "\r", "\t", "-", "# x", "--- # c"]
+    rng = random.Random(7)
+    texts = ["", "---", "a: 1\n---\nb: 2\n", "a\r\n---\r\nb\r\n", HELM_STREAM, WORKLOAD]
+    texts += ["".join(rng.choice(pieces) for _ in range(24)) for _ in range(3000)]
+    for text in texts:
+        assert split_documents(text) == _split_line_by_line(text), repr(text)

@@ -27,7 +27,7 @@ from mamori.posture.model import (
 )
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_DOC_START = re.compile(r"^---(?:[ \t].*)?$")
+_DOC_MARKER = re.compile(r"^---(?:[ \t][^\n]*)?\r*$", re.MULTILINE)
 _HELM_SOURCE = re.compile(r"^# Source: (.+?)\s*$", re.MULTILINE)
 
 
@@ -40,12 +40,16 @@ class Chunk:
 def split_documents(text: str) -> list[Chunk]:
     """Cut a YAML stream at its ``---`` markers, keeping each piece's line offset."""
     chunks: list[Chunk] = []
-    start, lines = 0, text.split("\n")
-    for i, line in enumerate(lines):
-        if _DOC_START.match(line.rstrip("\r")) and i > 0:
-            chunks.append(Chunk("\n".join(lines[start:i]), start))
-            start = i
-    chunks.append(Chunk("\n".join(lines[start:]), start))
+    start = start_line = line = counted = 0
+    for found in _DOC_MARKER.finditer(text):  # the regex engine scans; Python sees markers only
+        pos = found.start()
+        if pos == 0:
+            continue
+        line += text.count("\n", counted, pos)
+        counted = pos
+        chunks.append(Chunk(text[start : pos - 1], start_line))  # without the "\n" before it
+        start, start_line = pos, line
+    chunks.append(Chunk(text[start:], start_line))
     return chunks
 
 
