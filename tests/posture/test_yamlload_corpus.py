@@ -51,9 +51,7 @@ def test_fast_loader_matches_pyyaml_on_the_corpus() -> None:
         text = path.read_text(encoding="utf-8")
         try:
             expected = [
-                o
-                for doc in yaml.load_all(text, Loader=yaml.SafeLoader)  # noqa: S506
-                for o in _objects(doc)
+                o for doc in yaml.load_all(text, Loader=yaml.SafeLoader) for o in _objects(doc)
             ]
         except yaml.YAMLError:
             continue  # deliberately broken fixtures: located diagnostics, tested elsewhere
