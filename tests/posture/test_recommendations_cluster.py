@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -103,3 +106,82 @@ def test_cluster_errors_are_clear() -> None:
     with pytest.raises(ClusterError, match="no context named"):
         from_kubeconfig(KUBECONFIG, "prod", Path("."))
     assert json.dumps(KUBECONFIG)  # unchanged input
+
+
+@pytest.fixture
+def api_server() -> Iterator[str]:
+    """A local HTTP stand-in for the API server (the pods of ``_fake_api``), on 127.0.0.1."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            url = httpx.URL(self.path)
+            if self.headers.get("authorization") != "Bearer t0ken":
+                self.send_response(401)
+                self.end_headers()
+                return
+            ns = (
+                url.path.split("/namespaces/")[1].split("/")[0]
+                if "/namespaces/" in url.path
+                else None
+            )
+            items: list[Any] = []
+            meta: dict[str, Any] = {}
+            if url.path.endswith("/pods") and ns in (None, "apps"):
+                if url.params.get("continue") is None:
+                    items, meta = [POD], {"continue": "next"}
+                else:
+                    items = [OWNED]
+            body = json.dumps({"items": items, "metadata": meta}).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _cli_kubeconfig(tmp_path: Path, server: str) -> Path:
+    config = json.loads(json.dumps(KUBECONFIG))
+    config["clusters"][0]["cluster"]["server"] = server
+    path = tmp_path / "kubeconfig"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def _cluster_cli(tmp_path: Path, server: str, *args: str) -> tuple[int, Any]:
+    from typer.testing import CliRunner
+
+    from mamori.cli.app import app
+
+    kubeconfig = _cli_kubeconfig(tmp_path, server)
+    result = CliRunner().invoke(
+        app,
+        ["scan", "cluster", "--kubeconfig", str(kubeconfig), "--checks", "MAM-K8S-015",
+         "--format", "json", *args],
+    )  # fmt: skip
+    doc = json.loads(result.stdout) if result.exit_code in (0, 1) else None
+    return result.exit_code, doc
+
+
+def test_cluster_cli_all_namespaces_and_include_owned(tmp_path: Path, api_server: str) -> None:
+    code, doc = _cluster_cli(tmp_path, api_server, "-A")
+    assert code == 1
+    assert [r["resource"]["name"] for r in doc["results"]] == ["p"]
+    code, doc = _cluster_cli(tmp_path, api_server, "--all-namespaces", "--include-owned")
+    assert sorted(r["resource"]["name"] for r in doc["results"]) == ["p", "rs-pod"]
+    code, doc = _cluster_cli(tmp_path, api_server, "-n", "other")
+    assert code == 0
+    assert doc["results"] == []
+    code, _ = _cluster_cli(tmp_path, api_server, "-n", "apps", "-A")
+    assert code == 2

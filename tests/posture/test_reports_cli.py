@@ -167,3 +167,81 @@ def test_store_findings_locally(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         assert db.findings.count() == 15
     finally:
         db.close()
+
+
+def test_json_text_is_the_reference_shape(report: Report) -> None:
+    doc = json.loads(jsonfmt.render(report, include_passed=True))
+    assert doc["results"] == [jsonfmt.result_json(r) for r in report.results]
+    assert doc["summary"]["fail"] == 15
+    without_passes = json.loads(jsonfmt.render(report))["results"]
+    assert without_passes == [jsonfmt.result_json(r) for r in report.results if r.status != "pass"]
+
+
+def test_several_formats_in_one_run(tmp_path: Path) -> None:
+    sarif_file, junit_file = tmp_path / "r.sarif", tmp_path / "r.xml"
+    result = runner.invoke(
+        app,
+        [
+            "scan",
+            "manifests",
+            UNHEALTHY,
+            *("--format", "sarif", "-o", str(sarif_file)),
+            *("--format", "junit", "-o", str(junit_file)),
+            *("--format", "json"),
+        ],
+    )
+    assert result.exit_code == 1, result.output
+    assert len(json.loads(sarif_file.read_text())["runs"][0]["results"]) == 15
+    assert ET.fromstring(junit_file.read_text()).find("testsuite") is not None
+    assert json.loads(result.stdout)["summary"]["fail"] == 15  # the unpaired format: stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--format", "json", "--format", "sarif"],  # two formats on stdout
+        ["--format", "json", "-o", "a.json", "-o", "b.json"],  # an output without a format
+        ["--format", "json", "--format", "yaml"],
+    ],
+)
+def test_format_output_pairing_errors(args: list[str], tmp_path: Path) -> None:
+    result = runner.invoke(app, ["scan", "manifests", HEALTHY, *args])
+    assert result.exit_code == 2
+
+
+def test_include_passed(tmp_path: Path) -> None:
+    base = ["scan", "manifests", HEALTHY, "--checks", "defender", "--format", "json"]
+    plain = json.loads(runner.invoke(app, base).stdout)["results"]
+    assert "pass" not in {r["result"] for r in plain}
+    full = json.loads(runner.invoke(app, [*base, "--include-passed"]).stdout)["results"]
+    passed = {r["checkId"] for r in full if r["result"] == "pass"}
+    assert "MAM-K8S-015" in passed
+    assert "MAM-K8S-012" not in passed
+    out = tmp_path / "r.sarif"
+    runner.invoke(
+        app,
+        ["scan", "manifests", HEALTHY, "--format", "sarif", "-o", str(out), "--include-passed"],
+    )
+    results = json.loads(out.read_text())["runs"][0]["results"]
+    kinds = {r.get("kind", "fail") for r in results}
+    assert kinds == {"pass", "fail"}
+    assert all(r["level"] == "none" for r in results if r.get("kind") == "pass")
+    table = runner.invoke(app, ["scan", "manifests", HEALTHY, "--include-passed"])
+    assert "pass" in table.output
+    assert "MAM-K8S-015" in table.output
+
+
+def test_openreports_one_report_per_resource() -> None:
+    result = runner.invoke(
+        app, ["scan", "manifests", UNHEALTHY, "-n", "redis", "--format", "openreports"]
+    )
+    assert result.exit_code == 1
+    docs = list(yaml.safe_load_all(result.stdout))
+    assert {(d["apiVersion"], d["kind"]) for d in docs} == {("openreports.io/v1alpha1", "Report")}
+    dep = next(d for d in docs if d["scope"]["kind"] == "Deployment")
+    assert dep["metadata"]["namespace"] == "redis"
+    assert dep["summary"]["fail"] == 14
+    assert {r["source"] for r in dep["results"]} == {"mamori"}
+    assert {r["result"] for r in dep["results"]} <= {"pass", "fail", "skip", "error"}
+    cluster_scoped = runner.invoke(app, ["scan", "manifests", UNHEALTHY, "-f", "openreports"])
+    assert {d["kind"] for d in yaml.safe_load_all(cluster_scoped.stdout)} == {"ClusterReport"}

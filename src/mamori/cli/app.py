@@ -6,16 +6,12 @@ pay for the server, the store or the rules engine (the whole tree took ~1.5 s to
 
 from __future__ import annotations
 
-import importlib
 import sys
-from typing import Any
 
 import typer
-from rich.markup import escape
-from typer.core import TyperGroup
 
 import mamori
-from mamori.cli.common import err_console
+from mamori.cli.lazy import lazy_group, load_command
 from mamori.core.errors import MamoriError
 
 # name -> (module, attribute: a Typer group or a command function)
@@ -36,36 +32,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def _load(name: str) -> Any:
-    module, attr = COMMANDS[name]
-    target = getattr(importlib.import_module(module), attr)
-    if not isinstance(target, typer.Typer):
-        single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-        single.command(name)(target)
-        command = typer.main.get_command(single)
-    else:
-        # Through a parent, as add_typer would: a group of one command stays a group.
-        parent = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-        parent.add_typer(target, name=name)
-        parent.callback()(lambda: None)
-        command = typer.main.get_command(parent).commands[name]  # type: ignore[attr-defined]
-    command.name = name
-    return command
+def _load(name: str) -> object:
+    return load_command(name, *COMMANDS[name])
 
 
-class LazyGroup(TyperGroup):
-    """Typer's group, plus the commands of ``COMMANDS`` built when first asked for.
-
-    (``Any`` for click's types: Typer vendors click, and its module is private.)
-    """
-
-    def list_commands(self, ctx: Any) -> list[str]:
-        return [*COMMANDS, *super().list_commands(ctx)]
-
-    def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        if cmd_name in COMMANDS:
-            return _load(cmd_name)
-        return super().get_command(ctx, cmd_name)
+LazyGroup = lazy_group(COMMANDS)
 
 
 app = typer.Typer(
@@ -94,6 +65,10 @@ def main() -> None:
     try:
         app()
     except MamoriError as exc:
+        from rich.markup import escape
+
+        from mamori.cli.common import err_console
+
         # One line, and the message as written: it may hold user text such as "[bold]".
         message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
         err_console.print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)

@@ -6,20 +6,36 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError as PydanticValidationError
-from rich.console import Console
-
-from mamori.config import Settings
 from mamori.core.errors import ConfigError
 
 if TYPE_CHECKING:  # the store (SQLAlchemy, Alembic) is imported only by commands that use it
+    from rich.console import Console
+
+    from mamori.config import Settings
     from mamori.store.database import Database
 
-console = Console()
-err_console = Console(stderr=True)
+    console: Console
+    err_console: Console
+
+_consoles: dict[str, Any] = {}
+
+
+def __getattr__(name: str) -> Any:
+    """``console`` and ``err_console``, created (and Rich imported) on first use."""
+    if name not in ("console", "err_console"):
+        raise AttributeError(name)
+    if name not in _consoles:
+        from rich.console import Console
+
+        _consoles[name] = Console(stderr=name == "err_console")
+    return _consoles[name]
 
 
 def settings() -> Settings:
+    from pydantic import ValidationError as PydanticValidationError
+
+    from mamori.config import Settings
+
     try:
         return Settings()
     except PydanticValidationError as exc:

@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from mamori.posture.checks import BY_ID
 from mamori.posture.checks.base import Check, Params
@@ -71,9 +71,9 @@ class ScopeConfig(Params):
     excluded_namespaces: list[str] = []
     replace_defaults: bool = False
     namespaces: list[str] = []
-    label_selector: LabelSelector = LabelSelector()
-    exclude_label_selector: LabelSelector = LabelSelector()
-    namespace_selector: LabelSelector = LabelSelector()
+    label_selector: LabelSelector = Field(default_factory=LabelSelector.defaults)
+    exclude_label_selector: LabelSelector = Field(default_factory=LabelSelector.defaults)
+    namespace_selector: LabelSelector = Field(default_factory=LabelSelector.defaults)
     excluded_images: list[str] = []
     excluded_containers: list[str] = []
 
@@ -89,12 +89,15 @@ class CheckConfig(ScopeConfig):
     params: dict[str, Any] = {}
 
 
+_NO_CHECK_CONFIG = CheckConfig.defaults()
+
+
 class PostureConfig(Params):
     api_version: str | None = None
     kind: Literal["PostureConfig"] | None = None
     profile: Literal["default", "defender-parity"] = "default"
     action: Action = "warn"
-    exclusions: GlobalExclusions = GlobalExclusions()
+    exclusions: GlobalExclusions = Field(default_factory=GlobalExclusions.defaults)
     checks: dict[str, CheckConfig] = {}
 
 
@@ -177,22 +180,30 @@ def build(
     """Resolve a validated config for ``checks``; parameter errors raise ``ConfigError``."""
     problems: list[Diagnostic] = []
     settings: list[CheckSettings] = []
+    scopes: list[Scope] = []
     parity = config.profile == "defender-parity"
     extra_ns = DEFENDER_EXTRA_NAMESPACES if parity else ()
     for cid in config.checks:
         if cid not in BY_ID:
             problems.append(_located(manifest, ("checks", cid), f"unknown check {cid}"))
     for check in checks:
-        own = config.checks.get(check.id, CheckConfig())
+        own = config.checks.get(check.id) or _NO_CHECK_CONFIG
         if not own.enabled:
             continue
         raw = {**(PARITY_PARAMS.get(check.id, {}) if parity else {}), **own.params}
         try:
-            params = check.params.model_validate(raw)
+            params = check.params.model_validate(raw) if raw else check.default_params()
         except ValidationError as exc:
             problems += _errors(manifest, ("checks", check.id, "params"), exc)
             continue
         scope = _scope(config.exclusions, own, extra_ns)
+        # Checks without their own scoping share one Scope object, so the engine decides an
+        # object's exclusion once per distinct scope rather than once per check.
+        same = next((s for s in scopes if s == scope), None)
+        if same is None:
+            scopes.append(scope)
+        else:
+            scope = same
         settings.append(CheckSettings(check, params, scope, own.action or config.action))
     if problems:
         raise ConfigError(problems)
@@ -229,7 +240,7 @@ def load_config(
 ) -> ScanConfig:
     """Read ``path`` (or the defaults) into a ``ScanConfig``; problems raise ``ConfigError``."""
     if path is None:
-        return build(PostureConfig(), checks, namespace=namespace)
+        return build(PostureConfig.defaults(), checks, namespace=namespace)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import gc
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from mamori.posture.config import ScanConfig
@@ -35,13 +37,14 @@ def run_manifests(manifests: Iterable[Manifest | Diagnostic], config: ScanConfig
     """Scan objects already read (with the problems met while reading them)."""
     report = Report()
     objects: list[Manifest] = []
+    inputs: dict[str, None] = {}  # ordered and O(1), unlike a list search per object
     for item in manifests:
         if isinstance(item, Diagnostic):
             report.diagnostics.append(item)
         else:
             objects.append(item)
-            if item.file not in report.inputs:
-                report.inputs.append(item.file)
+            inputs[item.file] = None
+    report.inputs.extend(inputs)
     accounts = service_accounts_in(objects, config.namespace)
     for out in scan(objects, Context(config, accounts)):
         if isinstance(out, Diagnostic):
@@ -51,5 +54,23 @@ def run_manifests(manifests: Iterable[Manifest | Diagnostic], config: ScanConfig
     return report
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for a batch scan.
+
+    A 1,000-object scan allocates a few hundred thousand containers (YAML nodes, dicts, results)
+    that hold no reference cycles, so reference counting frees them; the collector's passes
+    over them, triggered by the allocations themselves, cost about as much as the whole scan.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def scan_paths(paths: Iterable[str], config: ScanConfig, *, stdin_name: str = "<stdin>") -> Report:
-    return run_manifests(read_manifests(paths, stdin_name=stdin_name), config)
+    with gc_paused():
+        return run_manifests(read_manifests(paths, stdin_name=stdin_name), config)

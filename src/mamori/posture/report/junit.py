@@ -14,7 +14,8 @@ def _classname(r: Result) -> str:
     return f"{r.resource.kind}/{r.resource.namespace or '-'}/{r.resource.name}"
 
 
-def render(report: Report) -> str:
+def render(report: Report, *, include_passed: bool = True) -> str:
+    """Every (check, resource) is a testcase, so passes are always there (as passed cases)."""
     suites = ET.Element("testsuites", name="mamori")
     by_file: dict[str, dict[tuple[str, str], list[Result]]] = defaultdict(lambda: defaultdict(list))
     for r in report.results:

@@ -38,7 +38,13 @@ def _result(r: Result, now: int) -> dict[str, Any]:
     }
 
 
-def report_for(resource: ResourceId, results: list[Result], now: int) -> dict[str, Any]:
+def report_for(
+    resource: ResourceId,
+    results: list[Result],
+    now: int,
+    api: tuple[str, str, str] = (API_VERSION, "PolicyReport", "ClusterPolicyReport"),
+) -> dict[str, Any]:
+    """One report for one resource; ``api`` = apiVersion, namespaced kind, cluster kind."""
     counts = Counter(r.status.value for r in results)
     namespaced = resource.namespace is not None
     scope = {"apiVersion": resource.api_version, "kind": resource.kind, "name": resource.name}
@@ -50,8 +56,8 @@ def report_for(resource: ResourceId, results: list[Result], now: int) -> dict[st
     if len(results) > MAX_RESULTS:
         metadata["annotations"] = {"mamori.io/omitted-results": str(len(results) - MAX_RESULTS)}
     return {
-        "apiVersion": API_VERSION,
-        "kind": "PolicyReport" if namespaced else "ClusterPolicyReport",
+        "apiVersion": api[0],
+        "kind": api[1] if namespaced else api[2],
         "metadata": metadata,
         "scope": scope,
         "summary": {k: counts.get(k, 0) for k in ("pass", "fail", "warn", "error", "skip")},
@@ -59,10 +65,18 @@ def report_for(resource: ResourceId, results: list[Result], now: int) -> dict[st
     }
 
 
-def render(report: Report) -> str:
+def render_reports(report: Report, api: tuple[str, str, str]) -> str:
+    """One report per evaluated resource (passes included: they say what was evaluated)."""
     now = int(time.time())
     grouped: dict[ResourceId, list[Result]] = defaultdict(list)
     for r in report.results:
         grouped[r.resource].append(r)
-    docs = [report_for(res, results, now) for res, results in grouped.items()]
-    return yaml.safe_dump_all(docs, sort_keys=False)
+    docs = [report_for(res, results, now, api) for res, results in grouped.items()]
+    return yaml.dump_all(docs, sort_keys=False, Dumper=_Dumper)
+
+
+_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def render(report: Report, *, include_passed: bool = True) -> str:
+    return render_reports(report, (API_VERSION, "PolicyReport", "ClusterPolicyReport"))

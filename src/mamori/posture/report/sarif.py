@@ -51,16 +51,22 @@ def _result(r: Result, rule_index: dict[str, int]) -> dict[str, Any]:
         ],
         "partialFingerprints": {"mamori/v1": fingerprint(r)},
     }
+    if r.status is Status.PASS:
+        out["kind"], out["level"] = "pass", "none"
+        out["message"] = {"text": f"{r.resource}: passed"}
     if r.exemption is not None and not r.exemption.expired:
         out["suppressions"] = [{"kind": "inSource", "justification": r.exemption.reason}]
     return out
 
 
-def render(report: Report) -> str:
+def render(report: Report, *, include_passed: bool = False) -> str:
+    """Findings and exempted findings; with ``include_passed`` also passes (``kind: pass``)."""
     shown = [
         r
         for r in report.results
-        if r.status is Status.FAIL or (r.status is Status.SKIP and r.exemption is not None)
+        if r.status is Status.FAIL
+        or (r.status is Status.SKIP and r.exemption is not None)
+        or (include_passed and r.status is Status.PASS)
     ]
     ids = sorted({r.check_id for r in shown})
     rule_index = {cid: i for i, cid in enumerate(ids)}
@@ -75,4 +81,4 @@ def render(report: Report) -> str:
         },
         "results": [_result(r, rule_index) for r in shown],
     }
-    return json.dumps({"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}, indent=2)
+    return json.dumps({"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}, separators=(",", ":"))

@@ -15,8 +15,11 @@ from mamori.posture.scan import Report
 COLOURS = {"High": "bold red", "Medium": "dark_orange", "Low": "yellow"}
 
 
-def render(report: Report, console: Console) -> None:
-    shown = [r for r in report.results if r.status in (Status.FAIL, Status.ERROR)]
+def render(report: Report, console: Console, *, include_passed: bool = False) -> None:
+    wanted = (
+        (Status.FAIL, Status.ERROR, Status.PASS) if include_passed else (Status.FAIL, Status.ERROR)
+    )
+    shown = [r for r in report.results if r.status in wanted]
     grouped: dict[str, list[Result]] = defaultdict(list)
     for r in shown:
         grouped[str(r.resource)].append(r)
@@ -27,7 +30,7 @@ def render(report: Report, console: Console) -> None:
         for r in sorted(results, key=lambda x: (-check_of(x).severity.rank, x.check_id)):
             sev = check_of(r).severity.value
             table.add_row(
-                f"[{COLOURS[sev]}]{sev}[/]",
+                f"[{COLOURS[sev]}]{sev}[/]" if r.status is not Status.PASS else "[green]pass[/]",
                 r.check_id,
                 escape(r.container.name if r.container else ""),
                 escape(r.message),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
+from pydantic import Field
+
 from mamori.posture.checks.base import Check, NoParams, Outcome, Params, Subject, Violation
 from mamori.posture.checks.util import is_true, sc, sc_path
 from mamori.posture.model import ContainerRef, FieldPath, Level
@@ -101,10 +103,10 @@ class UserRule(Params):
 
 
 class RunAsParams(Params):
-    run_as_user: UserRule = UserRule()
-    run_as_group: GroupRule = GroupRule()
-    supplemental_groups: GroupRule = GroupRule()
-    fs_group: GroupRule = GroupRule()
+    run_as_user: UserRule = Field(default_factory=UserRule.defaults)
+    run_as_group: GroupRule = Field(default_factory=GroupRule.defaults)
+    supplemental_groups: GroupRule = Field(default_factory=GroupRule.defaults)
+    fs_group: GroupRule = Field(default_factory=GroupRule.defaults)
     relax_for_user_namespaces: bool = True
 
 

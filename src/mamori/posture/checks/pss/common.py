@@ -28,12 +28,14 @@ def pss_check(
 ) -> Check[NoParams]:
     """Wrap a pod rule (yielding path, message, container, value) as a MAM-PSS check."""
 
-    def run(s: Subject, _: NoParams) -> Iterator[Outcome]:
+    def run(s: Subject, _: NoParams) -> list[Outcome]:
         pod = s.pod
         if windows_exempt and pod.windows:
-            return
-        for path, message, ref, value in rule(pod):
-            yield Violation(path, f"{upstream}: {message}", ref, value, upstream)
+            return []
+        return [
+            Violation(path, f"{upstream}: {message}", ref, value, upstream)
+            for path, message, ref, value in rule(pod)
+        ]
 
     return Check(
         id=f"MAM-PSS-{number:03d}",
