@@ -69,7 +69,7 @@ def run(
         Path | None, typer.Option(help="file holding an ingest token (server output)")
     ] = None,
     source: Annotated[
-        list[str] | None, typer.Option(help="auto, fanotify or tracefs; repeatable")
+        list[str] | None, typer.Option(help="auto, fanotify, ebpf or tracefs; repeatable")
     ] = None,
     spool_dir: Annotated[
         Path | None, typer.Option(help="server output spool (default: DATA_DIR/spool)")
@@ -183,3 +183,21 @@ def run(
         if guard is not None:
             guard.stop()
         err_console.print(json.dumps(sensor.status()), highlight=False, soft_wrap=True)
+
+
+def build_bpf(
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(help="where the object goes (default: /var/cache/mamori/bpf as root)"),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="rebuild even when cached")] = False,
+) -> None:
+    """Build the eBPF observer for this kernel (clang + bpftool + libbpf-dev; cached)."""
+    from mamori.sensor.bpf.build import BpfBuildError, build
+
+    try:
+        result = build(cache_dir, force=force)
+    except BpfBuildError as exc:
+        raise ConfigError(str(exc)) from None
+    state = "cached" if result.cached else "built"
+    err_console.print(f"{state}: {result.path}", highlight=False)

@@ -162,6 +162,10 @@ class Sensor:
         return frozenset(fields)
 
     def _open_connect(self, sources: list[ExecSource]) -> None:
+        ebpf = self.probe.ebpf() if self.probe else None
+        if ebpf is not None:
+            self.connect_status = "on (ebpf sys_enter/exit_connect: tcp, udp; failed included)"
+            return
         source = ConnectSource(self.options.proc)
         try:
             source.open()
@@ -235,9 +239,12 @@ class Sensor:
     def status(self) -> dict[str, Any]:
         statuses = self.probe.statuses if self.probe else ()
         fan = self.probe.fanotify() if self.probe else None
+        ebpf = self.probe.ebpf() if self.probe else None
         return {
             "sources": {s.name: {"active": s.active, "detail": s.detail} for s in statuses},
             "connect": self.connect_status,
+            "open": "on (ebpf, watched paths)" if ebpf else "off (needs the eBPF observer)",
+            **({"ebpf": {"drops": ebpf.drops(), **ebpf.counts}} if ebpf else {}),
             "marked_containers": len(fan.by_dev) if fan else 0,
             "fanotify_overflows": fan.overflows if fan else 0,
             "stats": self.stats.as_dict(),
