@@ -59,7 +59,8 @@ def test_memfd_exec_is_drift_memfd(observed: Any, box: Box, drifttool: Path) -> 
         assert f["proc.exepath"] == "/memfd:payload"
         assert f["drift.action_taken"] == "alerted"  # a block policy cannot stop it
         assert f["drift.block_unavailable_reason"] == "observer_only"
-        assert alert.mitre is not None and alert.mitre.technique == "T1620"
+        assert alert.mitre is not None
+        assert alert.mitre.technique == "T1620"
         memfd = [
             e
             for e in run.events.events

@@ -40,7 +40,8 @@ def bpf_object(root: None) -> Path:
     """Built from source for this kernel (the first run compiles; later ones hit the cache)."""
     first = build()
     again = build()
-    assert again.cached and again.path == first.path
+    assert again.cached
+    assert again.path == first.path
     assert cache_key() in first.path.name
     return first.path
 
@@ -82,25 +83,27 @@ def test_ebpf_2000_execs_with_identity(
     got = trues()
     assert len(got) == 2000
     one = got[-1]
-    assert one.process is not None and one.container is not None
+    assert one.process is not None
+    assert one.container is not None
     assert one.process.name == "true"
     assert one.process.pname == "sh"  # ppid from the event, the parent from the process tree
-    assert one.process.uid == 0 and one.process.exe_ino
-    assert one.k8s is not None and one.k8s.pod_name == "web-0"
+    assert one.process.uid == 0
+    assert one.process.exe_ino
+    assert one.k8s is not None
+    assert one.k8s.pod_name == "web-0"
     assert one.extra["mamori.sensor.source"] == "ebpf"
     status = sensor.status()
     assert status["sources"]["ebpf"]["active"]
     assert status["ebpf"]["drops"] == 0
-    assert status["stats"]["errors"] == 0 and status["stats"]["dropped_queue"] == 0
+    assert status["stats"]["errors"] == 0
+    assert status["stats"]["dropped_queue"] == 0
 
 
 def test_ebpf_failed_connect_from_network_none(
     ebpf_sensor: tuple[Sensor, Events], containers: Containers
 ) -> None:
     sensor, events = ebpf_sensor
-    cid = containers.run(
-        "sh", "-c", "nc -w 1 169.254.169.254 80 </dev/null; sleep 1", detach=True
-    )
+    cid = containers.run("sh", "-c", "nc -w 1 169.254.169.254 80 </dev/null; sleep 1", detach=True)
     _settle(sensor, lambda: events.of(EventKind.NETWORK_CONNECT, cid), timeout=15)
     got = events.of(EventKind.NETWORK_CONNECT, cid)
     assert len(got) == 1
@@ -113,7 +116,8 @@ def test_ebpf_failed_connect_from_network_none(
     )
     assert e.result == "ENETUNREACH"  # --network none: no route, the attempt still counts
     assert e.syscall == "connect"
-    assert e.process is not None and e.process.name == "nc"
+    assert e.process is not None
+    assert e.process.name == "nc"
 
 
 def test_ebpf_watched_opens_only(
@@ -137,9 +141,12 @@ def test_ebpf_watched_opens_only(
     assert paths[:3] == [TOKEN, TOKEN, "/etc/ld.so.preload"], opens
     assert paths[3:] in (["/etc/ld.so.preload"], ["ld.so.preload"]), opens
     write, read, touch, relative = opens
-    assert "O_CREAT" in write[2] and "O_WRONLY" in write[2]
-    assert read[1] == "cat" and "O_RDONLY" in read[2]
-    assert touch[1] == "touch" and "O_CREAT" in touch[2]
+    assert "O_CREAT" in write[2]
+    assert "O_WRONLY" in write[2]
+    assert read[1] == "cat"
+    assert "O_RDONLY" in read[2]
+    assert touch[1] == "touch"
+    assert "O_CREAT" in touch[2]
     assert relative[1] == "cat"  # "cat ld.so.preload" in /etc, resolved against the cwd
     # /etc/passwd and /tmp/ld.so.preload are not watched: filtered in the kernel / by path.
     assert all(e.syscall == "openat" for e in events.of(EventKind.FILE_OPEN, cid))

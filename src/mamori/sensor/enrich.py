@@ -9,8 +9,6 @@ from types import MappingProxyType
 from typing import Any
 
 from mamori.core.events import ContainerInfo, Event, EventKind, K8sInfo, ProcessInfo
-
-DECISION_ONLY = "mamori.sensor.decision_only"  # an exec already reported by another source
 from mamori.sensor.identity.cgroup import container_from_cgroup
 from mamori.sensor.identity.docker import ContainerMeta, DockerError, DockerResolver
 from mamori.sensor.proctree import ProcTree
@@ -18,6 +16,7 @@ from mamori.sensor.records import ExecRecord, ProcSnapshot
 from mamori.sensor.sources.procfs import parse_stat, read_file, split_cmdline
 
 log = logging.getLogger(__name__)
+DECISION_ONLY = "mamori.sensor.decision_only"  # an exec already reported by another source
 COMM_LEN = 15  # the kernel's TASK_COMM_LEN - 1: what proc.name holds
 
 

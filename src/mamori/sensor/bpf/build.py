@@ -23,7 +23,13 @@ SOURCE = Path(__file__).with_name("observer.bpf.c")
 BTF = Path("/sys/kernel/btf/vmlinux")
 SYSTEM_CACHE = Path("/var/cache/mamori/bpf")
 HEADERS = Path("/usr/include/bpf/bpf_helpers.h")
-ARCH = {"x86_64": "x86", "aarch64": "arm64", "arm64": "arm64", "s390x": "s390", "ppc64le": "powerpc"}
+ARCH = {
+    "x86_64": "x86",
+    "aarch64": "arm64",
+    "arm64": "arm64",
+    "s390x": "s390",
+    "ppc64le": "powerpc",
+}
 
 
 class BpfBuildError(MamoriError):
@@ -71,7 +77,12 @@ def _tool(name: str, package: str) -> str:
 
 
 def _run(cmd: list[str], what: str, stdout: int | None = None) -> bytes:
-    proc = subprocess.run(cmd, capture_output=stdout is None, stdout=stdout, check=False)
+    proc = subprocess.run(  # noqa: S603 (fixed tool paths from shutil.which, no shell)
+        cmd,
+        stdout=subprocess.PIPE if stdout is None else stdout,
+        stderr=subprocess.PIPE,
+        check=False,
+    )
     if proc.returncode != 0:
         err = (proc.stderr or b"").decode(errors="replace").strip()
         raise BpfBuildError(f"{what} failed ({proc.returncode}): {err[-2000:]}")

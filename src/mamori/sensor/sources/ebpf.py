@@ -106,6 +106,7 @@ _OPEN_FLAGS = (
     (0o2000000, "O_CLOEXEC"),
 )
 O_TMPFILE = 0o20200000
+_PROTOCOLS: dict[int, str] = {int(socket.SOCK_STREAM): "tcp", int(socket.SOCK_DGRAM): "udp"}
 O_SYNC = 0o4010000
 
 
@@ -168,7 +169,7 @@ class ConnectEvent:
 
     @property
     def protocol(self) -> str:
-        return {socket.SOCK_STREAM: "tcp", socket.SOCK_DGRAM: "udp"}.get(self.sock_type, "inet")
+        return _PROTOCOLS.get(self.sock_type, "inet")
 
     @property
     def result(self) -> str:
@@ -222,9 +223,25 @@ def parse_event(data: bytes) -> BpfEvent | None:
         return None
     kind = struct.unpack_from("<I", data)[0]
     if kind == KIND_EXEC and len(data) >= EXEC_SIZE:
-        (_, tgid, uid, _, cg, comm, ppid, login, ino, kdev, flags, flen, alen, nlink, name, fn, av) = (
-            struct.unpack_from(EXEC_FMT, data)
-        )
+        (
+            _,
+            tgid,
+            uid,
+            _,
+            cg,
+            comm,
+            ppid,
+            login,
+            ino,
+            kdev,
+            flags,
+            flen,
+            alen,
+            nlink,
+            name,
+            fn,
+            av,
+        ) = struct.unpack_from(EXEC_FMT, data)
         hdr = Header(kind, tgid, uid, cg, _cstr(comm))
         argv = av[:alen].rstrip(b"\0")
         args = tuple(a.decode(errors="replace") for a in argv.split(b"\0")) if argv else ()
@@ -330,7 +347,8 @@ def _libbpf() -> ctypes.CDLL:
     try:
         lib = ctypes.CDLL("libbpf.so.1", use_errno=True)
     except OSError as exc:
-        raise SourceUnavailable(f"ebpf: libbpf.so.1 not found (apt-get install libbpf1): {exc}")
+        msg = f"ebpf: libbpf.so.1 not found (apt-get install libbpf1): {exc}"
+        raise SourceUnavailable(msg) from exc
     vp, cp, ci = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int
     sigs: dict[str, tuple[type | None, list[type]]] = {
         "bpf_object__open_file": (vp, [cp, vp]),
@@ -598,9 +616,7 @@ class EbpfSource:
             start_ticks=extra.start_ticks,
             vpid=extra.vpid,
         )
-        flags = MappingProxyType(
-            {"from_memfd": e.memfd and not e.runc_clone, "deleted": e.deleted}
-        )
+        flags = MappingProxyType({"from_memfd": e.memfd and not e.runc_clone, "deleted": e.deleted})
         record = ExecRecord(
             time.time_ns(),
             e.hdr.tgid,
