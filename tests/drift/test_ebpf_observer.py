@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from mamori.drift.policy import default_policy_text
-from mamori.sensor.bpf.build import build
+from mamori.sensor.bpf.build import BpfBuildError, build
+from tests.conftest import unavailable
 from tests.drift.conftest import Box, Running
 from tests.sensor.conftest import docker
 
@@ -27,7 +28,10 @@ default_rule: {action: block}
 
 @pytest.fixture(scope="module")
 def bpf_object(root: None) -> Path:
-    return build().path
+    try:
+        return build().path
+    except BpfBuildError as exc:
+        unavailable(f"cannot build the eBPF observer: {exc}")
 
 
 @pytest.fixture
