@@ -111,7 +111,7 @@ def rounds(cid: str, tmp: Path, detector: str, execs: int, n: int, source: str) 
         sensor.stop()
     b, s = statistics.median(base), statistics.median(on)
     print(
-        f"source={source} detector={detector}: {execs} execs x {n} interleaved rounds (busybox /bin/true)"
+        f"source={source} detector={detector}: {execs} execs x {n} interleaved rounds (/bin/true)"
     )
     print(f"  without sensor  median {b:8.1f} us/exec   rounds {[round(x) for x in base]}")
     print(f"  with sensor     median {s:8.1f} us/exec   rounds {[round(x) for x in on]}")
@@ -137,8 +137,8 @@ def burst(cid: str, tmp: Path, n: int, source: str) -> int:
     status = sensor.stop()
     seen = count_true(out, cid)
     print(
-        f"burst ({source}): {n} execs in {took:.2f} s; sensor CPU {used:.2f} s; alerts for /bin/true "
-        f"{seen}, missed {n - seen}; final stats {status['stats']}"
+        f"burst ({source}): {n} execs in {took:.2f} s; sensor CPU {used:.2f} s; "
+        f"alerts for /bin/true {seen}, missed {n - seen}; final stats {status['stats']}"
     )
     return n - seen
 
