@@ -46,7 +46,7 @@ class SensorOptions:
     docker_socket: str = DEFAULT_SOCKET
     proc: str = "/proc"
     mountinfo: str = MOUNTINFO
-    connect: bool = True  # outbound TCP connects (tracefs), when this kernel has them
+    connect: bool = True  # outbound connects (eBPF, else tracefs TCP), when this kernel has them
     # Binary drift (issue 5): on with a policy file, or with the shipped default policy.
     drift: bool = False
     drift_policy: Path | None = None
