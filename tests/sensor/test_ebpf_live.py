@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -75,6 +76,8 @@ def test_ebpf_2000_execs_with_identity(
 ) -> None:
     sensor, events = ebpf_sensor
     cid = containers.run("sh", "-c", f"{LOOP}; sleep 1", labels=K8S_LABELS, detach=True)
+    for _ in range(5):
+        subprocess.run(["/bin/true"], check=True)  # a host process: filtered in the kernel
 
     def trues() -> list[Event]:
         return [
@@ -96,6 +99,12 @@ def test_ebpf_2000_execs_with_identity(
     assert one.k8s is not None
     assert one.k8s.pod_name == "web-0"
     assert one.extra["mamori.sensor.source"] == "ebpf"
+    host_trues = [
+        e
+        for e in events.events
+        if e.container is None and e.process is not None and e.process.exepath == "/bin/true"
+    ]
+    assert host_trues == []
     status = sensor.status()
     assert status["sources"]["ebpf"]["active"]
     assert status["ebpf"]["drops"] == 0

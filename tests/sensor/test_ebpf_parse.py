@@ -183,6 +183,11 @@ def test_cgroup_ids_map_directory_inodes(tmp_path: Path) -> None:
     later.mkdir()
     assert ids.lookup(later.stat().st_ino) == (True, "cd" * 32)  # a miss rescans
     assert ids.lookup(1) == (False, None)
+    assert ids.host_ids() == {
+        root.stat().st_ino,
+        (root / "docker").stat().st_ino,
+        (root / "system.slice").stat().st_ino,
+    }
 
 
 def test_cgroup2_roots_from_mountinfo(tmp_path: Path) -> None:

@@ -101,8 +101,12 @@ def run(
         typer.Option(help="append every event as mamori event JSON lines (mamori rules replay)"),
     ] = None,
     connect: Annotated[
-        bool, typer.Option(help="outbound TCP connect events (tracefs), when available")
+        bool, typer.Option(help="outbound connect events (eBPF, else tracefs), when available")
     ] = True,
+    host_events: Annotated[
+        bool,
+        typer.Option(help="eBPF observer: also execs and connects outside containers"),
+    ] = False,
     drift: Annotated[
         bool, typer.Option(help="binary drift detection (default policy unless --drift-policy)")
     ] = True,
@@ -156,6 +160,7 @@ def run(
         sources=tuple(source or ["auto"]),
         cluster=s.cluster_name,
         connect=connect,
+        host_events=host_events,
         mode="block" if block else "detect",
         drift=drift,
         drift_policy=drift_policy,

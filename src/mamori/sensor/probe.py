@@ -51,11 +51,12 @@ def _make(
     proc: str,
     drift: SensorDrift | None,
     exec_events: bool = True,
+    host_events: bool = False,
 ) -> ExecSource:
     if name == "fanotify":
         return FanotifySource(mode, decider, proc, drift)
     if name == "ebpf":
-        ebpf = EbpfSource(proc, exec_events=exec_events)
+        ebpf = EbpfSource(proc, exec_events=exec_events, host_events=host_events)
         if drift is not None:
             ebpf.observed = drift.observe
         return ebpf
@@ -70,6 +71,7 @@ def probe(
     decider: ExecDecider | None = None,
     proc: str = "/proc",
     drift: SensorDrift | None = None,
+    host_events: bool = False,
 ) -> ProbeResult:
     """Open the requested sources (``auto``: see ``KNOWN``).
 
@@ -87,7 +89,7 @@ def probe(
             statuses.append(SourceStatus(name, False, _standby(name, exec_sources[0].name)))
             continue
         other_exec = bool(exec_sources) or (not auto and "tracefs" in names and name == "ebpf")
-        source = _make(name, mode, decider, proc, drift, exec_events=not other_exec)
+        source = _make(name, mode, decider, proc, drift, not other_exec, host_events)
         try:
             source.open()
         except SourceUnavailable as exc:

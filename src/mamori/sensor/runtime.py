@@ -58,6 +58,9 @@ class SensorOptions:
     drift_state_file: Path | None = None  # policy + hit counters for the web UI's policy page
     cloud: tuple[str, str] | None = None  # (provider, account) for cloud-scoped rules
     drift_delay_s: float = 0.0  # test hook: stall every decision (watchdog scenario)
+    # eBPF observer: also report execs and connects of host processes (outside containers).
+    # Off: filtered in the kernel, as fanotify (container rootfs marks) sees only containers.
+    host_events: bool = False
 
 
 def _not_drift(record: ExecRecord) -> bool:
@@ -106,7 +109,7 @@ class Sensor:
 
     def start(self) -> None:
         o = self.options
-        self.probe = probe(o.sources, o.mode, self.decider, o.proc, self.drift)
+        self.probe = probe(o.sources, o.mode, self.decider, o.proc, self.drift, o.host_events)
         if self.policy is not None:
             self.policy.start()
         if not self.probe.sources:

@@ -150,6 +150,23 @@ struct {
 	__type(value, struct scratch);
 } scratch SEC(".maps");
 
+/* cgroup v2 ids of host (non-container) cgroups, filled by userspace from its cgroup scan:
+ * their execs and connects stay in the kernel unless host events are asked for. A new
+ * cgroup is unknown, so a new container's first exec always gets through. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u64);
+	__type(value, __u8);
+} skip_cgroups SEC(".maps");
+
+static __always_inline int skipped(void)
+{
+	__u64 cg = bpf_get_current_cgroup_id();
+
+	return bpf_map_lookup_elem(&skip_cgroups, &cg) != NULL;
+}
+
 static __always_inline void count_drop(void)
 {
 	__u32 zero = 0;
@@ -173,13 +190,16 @@ SEC("tp/sched/sched_process_exec")
 int mamori_exec(struct trace_event_raw_sched_process_exec *ctx)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct exec_ev *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	struct exec_ev *e;
 	struct file *exe;
 	struct inode *inode;
 	unsigned long start, end, len;
 	unsigned int off;
 	long n;
 
+	if (skipped())
+		return 0;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count_drop();
 		return 0;
@@ -257,7 +277,7 @@ int mamori_connect_enter(struct trace_event_raw_sys_enter *ctx)
 	long addrlen = (long)ctx->args[2];
 	__u16 family = 0;
 
-	if (!uaddr || addrlen < 8)
+	if (!uaddr || addrlen < 8 || skipped())
 		return 0;
 	if (bpf_probe_read_user(&family, sizeof(family), uaddr))
 		return 0;

@@ -307,6 +307,10 @@ class CgroupIds:
         self._last = 0.0
         self.scans = 0
 
+    def host_ids(self) -> set[int]:
+        """cgroup ids known to name no container."""
+        return {ino for ino, cid in self._ids.items() if cid is None}
+
     def _scan(self) -> None:
         self.scans += 1
         self._last = time.monotonic()
@@ -360,6 +364,7 @@ def _libbpf() -> ctypes.CDLL:
         "bpf_link__destroy": (ci, [vp]),
         "bpf_map_update_elem": (ci, [ci, vp, vp, ctypes.c_uint64]),
         "bpf_map_lookup_elem": (ci, [ci, vp, vp]),
+        "bpf_map_delete_elem": (ci, [ci, vp]),
         "ring_buffer__new": (vp, [ci, _CALLBACK, vp, vp]),
         "ring_buffer__poll": (ci, [vp, ci]),
         "ring_buffer__free": (None, [vp]),
@@ -428,6 +433,8 @@ class BpfObserver:
         self._fill(b"watched_names", names, BASE_LEN, 1)
         fd = lib.bpf_object__find_map_fd_by_name(obj, b"events")
         self._drops_fd = lib.bpf_object__find_map_fd_by_name(obj, b"drops")
+        self._skip_fd = lib.bpf_object__find_map_fd_by_name(obj, b"skip_cgroups")
+        self.skipped: set[int] = set()
         rb = lib.ring_buffer__new(fd, self._cb, None, None)
         if not rb:
             raise SourceUnavailable(f"ebpf: ring_buffer__new failed: {_errstr()}")
@@ -444,6 +451,19 @@ class BpfObserver:
             key = ctypes.create_string_buffer(raw, size)
             if self.lib.bpf_map_update_elem(fd, key, ctypes.byref(one), 0) != 0:
                 raise SourceUnavailable(f"ebpf: filling {map_name.decode()}: {_errstr()}")
+
+    def skip_cgroups(self, ids: set[int]) -> None:
+        """Make the kernel drop execs and connects of these cgroups (the host's)."""
+        one = ctypes.c_uint8(1)
+        for cg in ids - self.skipped:
+            key = ctypes.c_uint64(cg)
+            if self.lib.bpf_map_update_elem(self._skip_fd, ctypes.byref(key), ctypes.byref(one), 0):
+                return  # full: the rest is dropped in userspace
+            self.skipped.add(cg)
+        for cg in self.skipped - ids:
+            key = ctypes.c_uint64(cg)
+            self.lib.bpf_map_delete_elem(self._skip_fd, ctypes.byref(key))
+            self.skipped.discard(cg)
 
     def _on_event(self, _ctx: int | None, data: int | None, size: int) -> int:
         if data:
@@ -501,11 +521,15 @@ class EbpfSource:
         proc: str = "/proc",
         exec_events: bool = True,
         obj_path: Path | None = None,
+        host_events: bool = False,
         watched_paths: Sequence[str] = WATCHED_PATHS,
         watched_names: Sequence[str] = WATCHED_NAMES,
     ) -> None:
         self.proc = proc
         self.exec_events = exec_events
+        # Execs and connects of host processes (outside containers): off by default, as
+        # fanotify (container rootfs marks) sees none either; filtered in the kernel.
+        self.host_events = host_events
         self.obj_path = obj_path
         self.watched_paths = watched_paths
         self.watched_names = watched_names
@@ -515,7 +539,8 @@ class EbpfSource:
         self.cgroups = CgroupIds()
         self.cgroup_v2 = False  # the v2 id names containers here (else /proc/<pid>/cgroup)
         self.observed: ObservedExec | None = None  # memfd / loader hook (drift)
-        self.counts = {"exec": 0, "connect": 0, "open": 0, "observer_only": 0}
+        self.counts = {"exec": 0, "connect": 0, "open": 0, "observer_only": 0, "host": 0}
+        self._scans = 0
         self._closing = threading.Event()
         # pid -> (exe path, argv) of recent execs: connect/open records name the program
         # without a /proc read when the exec was seen.
@@ -540,12 +565,21 @@ class EbpfSource:
             raise SourceUnavailable("ebpf: needs root (CAP_BPF + CAP_PERFMON)")
         self.observer = BpfObserver(path, self.watched_paths, self.watched_names)
         self.cgroup_v2 = self.cgroups.names_containers()
+        self._sync_skip()
+
+    def _sync_skip(self) -> None:
+        """Host cgroups into the kernel's skip map (only when the v2 id names containers)."""
+        self._scans = self.cgroups.scans
+        if self.observer is not None and self.cgroup_v2 and not self.host_events:
+            self.observer.skip_cgroups(self.cgroups.host_ids())
 
     def drops(self) -> int:
         return self.observer.drops() if self.observer is not None else 0
 
     def detail(self) -> str:
         kinds = ["exec" if self.exec_events else "exec: memfd/loader only", "connect", "open"]
+        if not self.host_events:
+            kinds.append("containers only (open: all)")
         ident = "cgroup v2 id" if self.cgroup_v2 else "/proc/<pid>/cgroup (v2 id names none)"
         ms = f"{self.observer.load_ms:.0f} ms" if self.observer else "-"
         return f"ebpf ({', '.join(kinds)}; identity {ident}; load+attach {ms})"
@@ -575,6 +609,8 @@ class EbpfSource:
         """(container id, cgroup text read from /proc when the v2 id could not tell)."""
         if self.cgroup_v2:
             known, cid = self.cgroups.lookup(hdr.cgroup_id)
+            if self.cgroups.scans != self._scans:
+                self._sync_skip()
             if known:
                 return cid, None
         text = _read(f"{self.proc}/{hdr.tgid}/cgroup")
@@ -599,8 +635,10 @@ class EbpfSource:
         special = (e.memfd and not e.runc_clone) or e.loader_target() is not None
         if not self.exec_events and not special:
             return None
-        self.counts["exec"] += 1
         cid, cgroup = self._container(e.hdr)
+        if self._host_dropped(cid, cgroup):
+            return None
+        self.counts["exec"] += 1
         extra = self._extra_proc(e.hdr.tgid)
         snap = ProcSnapshot(
             pid=e.hdr.tgid,
@@ -637,6 +675,14 @@ class EbpfSource:
             self.counts["observer_only"] += 1
         return record
 
+    def _host_dropped(self, cid: str | None, cgroup: str | None) -> bool:
+        """A host process's exec/connect that reached userspace before its cgroup was in the
+        skip map (only decided when the v2 id is authoritative: ``cgroup`` unset)."""
+        if self.host_events or cid is not None or not self.cgroup_v2 or cgroup is not None:
+            return False
+        self.counts["host"] += 1
+        return True
+
     def _extra_proc(self, pid: int) -> ProcSnapshot:
         """cwd / tty / vpid from /proc, only when the rules use them (``parts``)."""
         if not self.parts:
@@ -664,9 +710,11 @@ class EbpfSource:
             snap.vpid,
         )
 
-    def _connect(self, e: ConnectEvent) -> ExecRecord:
-        self.counts["connect"] += 1
+    def _connect(self, e: ConnectEvent) -> ExecRecord | None:
         cid, cgroup = self._container(e.hdr)
+        if self._host_dropped(cid, cgroup):
+            return None
+        self.counts["connect"] += 1
         snap = self._running(e.hdr)
         if cgroup is not None:
             snap = _with_cgroup(snap, cgroup)
