@@ -35,7 +35,13 @@ from mamori.core.events import FileInfo, NetworkInfo
 from mamori.sensor.identity.cgroup import container_from_cgroup, container_from_path
 from mamori.sensor.records import ExecRecord, ProcSnapshot
 from mamori.sensor.sources.base import SourceUnavailable
-from mamori.sensor.sources.procfs import ALL_PARTS, read_snapshot
+from mamori.sensor.sources.procfs import (
+    ALL_PARTS,
+    parse_stat,
+    parse_vpid,
+    read_file,
+    read_snapshot,
+)
 
 log = logging.getLogger(__name__)
 
@@ -684,10 +690,24 @@ class EbpfSource:
         return True
 
     def _extra_proc(self, pid: int) -> ProcSnapshot:
-        """cwd / tty / vpid from /proc, only when the rules use them (``parts``)."""
-        if not self.parts:
-            return ProcSnapshot(pid)
-        return read_snapshot(pid, self.proc, cgroup=False, parts=self.parts)
+        """What the event lacks, from /proc, and only what the rules use (``parts``): tty and
+        start time (stat, always: proc.tty is not in ``parts``), cwd, vpid (status).
+        pid/ppid/uid/comm/argv/loginuid are the event's."""
+        base = f"{self.proc}/{pid}"
+        stat = read_file(base + "/stat", 4096)
+        parsed = parse_stat(stat) if stat else None
+        status = read_file(base + "/status", 8192) if "status" in self.parts else None
+        cwd = None
+        if "cwd" in self.parts:
+            with contextlib.suppress(OSError):
+                cwd = os.readlink(base + "/cwd")
+        return ProcSnapshot(
+            pid,
+            cwd=cwd,
+            tty=parsed[2] if parsed else None,
+            start_ticks=parsed[3] if parsed else None,
+            vpid=parse_vpid(status) if status else None,
+        )
 
     def _running(self, hdr: Header) -> ProcSnapshot:
         recent = self._recent.get(hdr.tgid)
