@@ -176,7 +176,8 @@ def test_cgroup_ids_map_directory_inodes(tmp_path: Path) -> None:
     container.mkdir(parents=True)
     (root / "system.slice").mkdir()
     ids = CgroupIds([str(root)], rescan_s=0.0)
-    assert ids.names_containers()
+    ids.scan()
+    assert ids.has_containers
     assert ids.lookup(container.stat().st_ino) == (True, CID)
     assert ids.lookup((root / "system.slice").stat().st_ino) == (True, None)
     later = root / "docker" / ("cd" * 32)

@@ -312,6 +312,9 @@ class CgroupIds:
         self._ids: dict[int, str | None] = {}
         self._last = 0.0
         self.scans = 0
+        # Some v2 cgroup names a container: the runtime uses v2 (or hybrid with unified),
+        # so the event's cgroup id is authoritative. Re-evaluated on every scan.
+        self.has_containers = False
 
     def host_ids(self) -> set[int]:
         """cgroup ids known to name no container."""
@@ -330,6 +333,7 @@ class CgroupIds:
                 ident = container_from_path(dirpath[len(root) :] or "/")
                 found[ino] = ident.container_id if ident else None
         self._ids = found
+        self.has_containers = any(v is not None for v in found.values())
 
     def lookup(self, cgroup_id: int) -> tuple[bool, str | None]:
         """(known, container id)."""
@@ -341,11 +345,8 @@ class CgroupIds:
                 return True, self._ids[cgroup_id]
         return False, None
 
-    def names_containers(self) -> bool:
-        """True when some v2 cgroup names a container (else the runtime is v1-only here)."""
-        if not self._ids:
-            self._scan()
-        return any(v is not None for v in self._ids.values())
+    def scan(self) -> None:
+        self._scan()
 
 
 # --- libbpf ----------------------------------------------------------------------------------
@@ -570,12 +571,14 @@ class EbpfSource:
         if os.geteuid() != 0:
             raise SourceUnavailable("ebpf: needs root (CAP_BPF + CAP_PERFMON)")
         self.observer = BpfObserver(path, self.watched_paths, self.watched_names)
-        self.cgroup_v2 = self.cgroups.names_containers()
+        self.cgroups.scan()
         self._sync_skip()
 
     def _sync_skip(self) -> None:
-        """Host cgroups into the kernel's skip map (only when the v2 id names containers)."""
+        """After a cgroup scan: is the v2 id authoritative (some v2 cgroup names a container)?
+        Then host cgroups go into the kernel's skip map."""
         self._scans = self.cgroups.scans
+        self.cgroup_v2 = self.cgroups.has_containers
         if self.observer is not None and self.cgroup_v2 and not self.host_events:
             self.observer.skip_cgroups(self.cgroups.host_ids())
 
@@ -586,7 +589,9 @@ class EbpfSource:
         kinds = ["exec" if self.exec_events else "exec: memfd/loader only", "connect", "open"]
         if not self.host_events:
             kinds.append("containers only (open: all)")
-        ident = "cgroup v2 id" if self.cgroup_v2 else "/proc/<pid>/cgroup (v2 id names none)"
+        ident = (
+            "cgroup v2 id" if self.cgroup_v2 else "/proc/<pid>/cgroup until a v2 cgroup names one"
+        )
         ms = f"{self.observer.load_ms:.0f} ms" if self.observer else "-"
         return f"ebpf ({', '.join(kinds)}; identity {ident}; load+attach {ms})"
 
@@ -613,11 +618,11 @@ class EbpfSource:
 
     def _container(self, hdr: Header) -> tuple[str | None, str | None]:
         """(container id, cgroup text read from /proc when the v2 id could not tell)."""
-        if self.cgroup_v2:
-            known, cid = self.cgroups.lookup(hdr.cgroup_id)
+        if self.cgroups.roots:
+            known, cid = self.cgroups.lookup(hdr.cgroup_id)  # a miss rescans (rate-limited)
             if self.cgroups.scans != self._scans:
                 self._sync_skip()
-            if known:
+            if known and self.cgroup_v2:
                 return cid, None
         text = _read(f"{self.proc}/{hdr.tgid}/cgroup")
         found = container_from_cgroup(text) if text else None
@@ -682,9 +687,12 @@ class EbpfSource:
         return record
 
     def _host_dropped(self, cid: str | None, cgroup: str | None) -> bool:
-        """A host process's exec/connect that reached userspace before its cgroup was in the
-        skip map (only decided when the v2 id is authoritative: ``cgroup`` unset)."""
-        if self.host_events or cid is not None or not self.cgroup_v2 or cgroup is not None:
+        """A host process's exec/connect that reached userspace (its cgroup not yet in the skip
+        map, or identity from /proc): known to be the host by the v2 id (``cgroup`` unset) or
+        by a /proc/<pid>/cgroup that was read. Unread (the process is gone): kept."""
+        if self.host_events or cid is not None:
+            return False
+        if cgroup is None and not self.cgroup_v2:
             return False
         self.counts["host"] += 1
         return True
