@@ -191,6 +191,20 @@ def test_cgroup_ids_map_directory_inodes(tmp_path: Path) -> None:
     }
 
 
+def test_cgroup_ids_rescan_once_per_unknown_id(tmp_path: Path) -> None:
+    root = tmp_path / "unified"
+    root.mkdir()
+    ids = CgroupIds([str(root)], rescan_s=3600)
+    ids.scan()
+    scans = ids.scans
+    assert ids.lookup(999_999_999) == (False, None)
+    assert ids.lookup(999_999_999) == (False, None)  # missed before: no second scan
+    assert ids.scans == scans + 1
+    new = root / "docker" / CID
+    new.mkdir(parents=True)
+    assert ids.lookup(new.stat().st_ino) == (True, CID)  # never seen: scanned at once
+
+
 def test_cgroup2_roots_from_mountinfo(tmp_path: Path) -> None:
     info = tmp_path / "mountinfo"
     info.write_text(

@@ -311,6 +311,7 @@ class CgroupIds:
         self.rescan_s = rescan_s
         self._ids: dict[int, str | None] = {}
         self._last = 0.0
+        self._missed: set[int] = set()
         self.scans = 0
         # Some v2 cgroup names a container: the runtime uses v2 (or hybrid with unified),
         # so the event's cgroup id is authoritative. Re-evaluated on every scan.
@@ -336,13 +337,19 @@ class CgroupIds:
         self.has_containers = any(v is not None for v in found.values())
 
     def lookup(self, cgroup_id: int) -> tuple[bool, str | None]:
-        """(known, container id)."""
+        """(known, container id). An id never seen rescans at once (a new container's cgroup
+        exists before its first exec); one a scan could not find, at most every
+        ``rescan_s``."""
         if cgroup_id in self._ids:
             return True, self._ids[cgroup_id]
-        if time.monotonic() - self._last >= self.rescan_s:
+        fresh = cgroup_id not in self._missed
+        if fresh or time.monotonic() - self._last >= self.rescan_s:
             self._scan()
             if cgroup_id in self._ids:
                 return True, self._ids[cgroup_id]
+            if len(self._missed) > 4096:
+                self._missed.clear()
+            self._missed.add(cgroup_id)
         return False, None
 
     def scan(self) -> None:
@@ -616,17 +623,18 @@ class EbpfSource:
 
     # --- records ---
 
-    def _container(self, hdr: Header) -> tuple[str | None, str | None]:
-        """(container id, cgroup text read from /proc when the v2 id could not tell)."""
+    def _container(self, hdr: Header) -> tuple[str | None, str | None, bool]:
+        """(container id, cgroup text read from /proc when the v2 id could not tell, known to
+        be a host process)."""
         if self.cgroups.roots:
-            known, cid = self.cgroups.lookup(hdr.cgroup_id)  # a miss rescans (rate-limited)
+            known, cid = self.cgroups.lookup(hdr.cgroup_id)  # a miss rescans
             if self.cgroups.scans != self._scans:
                 self._sync_skip()
             if known and self.cgroup_v2:
-                return cid, None
+                return cid, None, cid is None
         text = _read(f"{self.proc}/{hdr.tgid}/cgroup")
         found = container_from_cgroup(text) if text else None
-        return (found.container_id if found else None), text
+        return (found.container_id if found else None), text, bool(text) and found is None
 
     def _record(self, event: BpfEvent) -> ExecRecord | None:
         if isinstance(event, ExecEvent):
@@ -646,8 +654,8 @@ class EbpfSource:
         special = (e.memfd and not e.runc_clone) or e.loader_target() is not None
         if not self.exec_events and not special:
             return None
-        cid, cgroup = self._container(e.hdr)
-        if self._host_dropped(cid, cgroup):
+        cid, cgroup, host = self._container(e.hdr)
+        if self._host_dropped(host):
             return None
         self.counts["exec"] += 1
         extra = self._extra_proc(e.hdr.tgid)
@@ -686,13 +694,12 @@ class EbpfSource:
             self.counts["observer_only"] += 1
         return record
 
-    def _host_dropped(self, cid: str | None, cgroup: str | None) -> bool:
+    def _host_dropped(self, host: bool) -> bool:
         """A host process's exec/connect that reached userspace (its cgroup not yet in the skip
-        map, or identity from /proc): known to be the host by the v2 id (``cgroup`` unset) or
-        by a /proc/<pid>/cgroup that was read. Unread (the process is gone): kept."""
-        if self.host_events or cid is not None:
-            return False
-        if cgroup is None and not self.cgroup_v2:
+        map, or identity from /proc): dropped when known to be the host (by the v2 id or a
+        /proc/<pid>/cgroup that was read). Unknown (the process is gone): kept, the pipeline
+        then takes the parent's container."""
+        if self.host_events or not host:
             return False
         self.counts["host"] += 1
         return True
@@ -739,8 +746,8 @@ class EbpfSource:
         )
 
     def _connect(self, e: ConnectEvent) -> ExecRecord | None:
-        cid, cgroup = self._container(e.hdr)
-        if self._host_dropped(cid, cgroup):
+        cid, cgroup, host = self._container(e.hdr)
+        if self._host_dropped(host):
             return None
         self.counts["connect"] += 1
         snap = self._running(e.hdr)
@@ -765,7 +772,7 @@ class EbpfSource:
         if e.match == MATCH_RELATIVE and path.startswith("/") and path not in self._watched:
             return None  # "shadow" relative to somewhere other than /etc (unresolved: kept)
         self.counts["open"] += 1
-        cid, cgroup = self._container(e.hdr)
+        cid, cgroup, _host = self._container(e.hdr)
         snap = self._running(e.hdr)
         if cgroup is not None:
             snap = _with_cgroup(snap, cgroup)
