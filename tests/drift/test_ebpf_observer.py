@@ -72,6 +72,8 @@ def test_memfd_exec_is_drift_memfd(observed: Any, box: Box, drifttool: Path) -> 
         ]
         assert len(memfd) == 1  # one event for the exec (fanotify never sees it)
         assert memfd[0].extra["mamori.sensor.source"] == "ebpf"
+        # Under fanotify the kernel passes only memfd/loader execs to the observer's reader.
+        assert run.sensor.status()["ebpf"]["exec"] == 1
 
 
 def test_direct_loader_exec_is_drift_loader(observed: Any, box: Box) -> None:

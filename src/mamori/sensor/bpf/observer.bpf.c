@@ -160,6 +160,22 @@ struct {
 	__type(value, __u8);
 } skip_cgroups SEC(".maps");
 
+/* Key 0: report every exec (1) or only memfd and loader execs (0: fanotify reports execs). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} mamori_config SEC(".maps");
+
+static __always_inline int exec_all(void)
+{
+	__u32 zero = 0;
+	__u32 *v = bpf_map_lookup_elem(&mamori_config, &zero);
+
+	return v && *v;
+}
+
 static __always_inline int skipped(void)
 {
 	__u64 cg = bpf_get_current_cgroup_id();
@@ -231,6 +247,12 @@ int mamori_exec(struct trace_event_raw_sched_process_exec *ctx)
 	if (e->exe_name[0] == 'm' && e->exe_name[1] == 'e' && e->exe_name[2] == 'm' &&
 	    e->exe_name[3] == 'f' && e->exe_name[4] == 'd' && e->exe_name[5] == ':')
 		e->flags |= FLAG_MEMFD;
+	/* Observer-only mode: drop plain execs here, keep memfd and ld-* (loader) ones. */
+	if (!exec_all() && !(e->flags & FLAG_MEMFD) &&
+	    !(e->exe_name[0] == 'l' && e->exe_name[1] == 'd' && e->exe_name[2] == '-')) {
+		bpf_ringbuf_discard(e, 0);
+		return 0;
+	}
 
 	/* argv: NUL-separated strings at mm->arg_start..arg_end, written by this exec. */
 	start = BPF_CORE_READ(task, mm, arg_start);

@@ -152,7 +152,8 @@ class ExecEvent:
 
     def loader_target(self) -> str | None:
         """A direct exec of the dynamic loader with a program to run: that program's path."""
-        if not os.path.basename(self.filename).startswith(LOADERS):
+        names = (os.path.basename(self.filename), self.exe_name)
+        if not any(n.startswith(LOADERS) for n in names):
             return None
         for arg in self.args[1:]:
             if arg.startswith("-"):
@@ -403,8 +404,10 @@ class BpfObserver:
         obj_path: Path,
         watched_paths: Sequence[str] = WATCHED_PATHS,
         watched_names: Sequence[str] = WATCHED_NAMES,
+        exec_all: bool = True,
     ) -> None:
         self.lib = _libbpf()
+        self.exec_all = exec_all
         self.obj: int | None = None
         self.links: list[int] = []
         self.attached: list[str] = []
@@ -445,6 +448,10 @@ class BpfObserver:
         # Basenames of the full paths, for relative opens ("cd /etc; cat shadow"): value 2.
         self._fill(b"watched_names", sorted({os.path.basename(p) for p in paths}), BASE_LEN, 2)
         self._fill(b"watched_names", names, BASE_LEN, 1)
+        conf = lib.bpf_object__find_map_fd_by_name(obj, b"mamori_config")
+        key, value = ctypes.c_uint32(0), ctypes.c_uint32(1 if self.exec_all else 0)
+        if lib.bpf_map_update_elem(conf, ctypes.byref(key), ctypes.byref(value), 0) != 0:
+            raise SourceUnavailable(f"ebpf: setting config: {_errstr()}")
         fd = lib.bpf_object__find_map_fd_by_name(obj, b"events")
         self._drops_fd = lib.bpf_object__find_map_fd_by_name(obj, b"drops")
         self._skip_fd = lib.bpf_object__find_map_fd_by_name(obj, b"skip_cgroups")
@@ -577,7 +584,9 @@ class EbpfSource:
                 )
         if os.geteuid() != 0:
             raise SourceUnavailable("ebpf: needs root (CAP_BPF + CAP_PERFMON)")
-        self.observer = BpfObserver(path, self.watched_paths, self.watched_names)
+        self.observer = BpfObserver(
+            path, self.watched_paths, self.watched_names, exec_all=self.exec_events
+        )
         self.cgroups.scan()
         self._sync_skip()
 
