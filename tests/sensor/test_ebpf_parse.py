@@ -11,18 +11,20 @@ from pathlib import Path
 import pytest
 
 from mamori.sensor.bpf import build as bpf_build
-from mamori.sensor.sources import ebpf
-from mamori.sensor.sources.ebpf import (
+from mamori.sensor.bpf import records as ebpf
+from mamori.sensor.bpf.records import (
     CONNECT_FMT,
     EXEC_FMT,
     OPEN_FMT,
-    CgroupIds,
     ConnectEvent,
     ExecEvent,
     OpenEvent,
     open_flag_names,
     parse_event,
 )
+from mamori.sensor.identity import cgroup2
+from mamori.sensor.identity.cgroup2 import CgroupIds
+from mamori.sensor.sources.ebpf import WATCHED_NAMES, WATCHED_PATHS
 
 SOURCE = Path(bpf_build.__file__).with_name("observer.bpf.c").read_text()
 CID = "ab" * 32
@@ -166,8 +168,8 @@ def test_short_or_unknown_records_are_ignored() -> None:
 
 
 def test_watched_lists_fit_the_kernel_keys() -> None:
-    assert all(len(p.encode()) < ebpf.PATH_LEN and p.startswith("/") for p in ebpf.WATCHED_PATHS)
-    assert all(len(n.encode()) < ebpf.BASE_LEN and "/" not in n for n in ebpf.WATCHED_NAMES)
+    assert all(len(p.encode()) < ebpf.PATH_LEN and p.startswith("/") for p in WATCHED_PATHS)
+    assert all(len(n.encode()) < ebpf.BASE_LEN and "/" not in n for n in WATCHED_NAMES)
 
 
 def test_cgroup_ids_map_directory_inodes(tmp_path: Path) -> None:
@@ -212,7 +214,7 @@ def test_cgroup2_roots_from_mountinfo(tmp_path: Path) -> None:
         "31 30 0:27 / /sys/fs/cgroup/unified rw,nosuid - cgroup2 cgroup2 rw\n"
         "32 30 0:28 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n"
     )
-    assert ebpf.cgroup2_roots(str(info)) == ["/sys/fs/cgroup/unified"]
+    assert cgroup2.cgroup2_roots(str(info)) == ["/sys/fs/cgroup/unified"]
 
 
 def test_build_names_what_is_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

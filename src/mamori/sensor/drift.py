@@ -22,7 +22,7 @@ from mamori.sensor.mounts import RootfsMount, parse_mountinfo
 from mamori.sensor.records import ExecRecord
 
 if TYPE_CHECKING:
-    from mamori.sensor.sources.ebpf import ExecEvent
+    from mamori.sensor.bpf.records import ExecEvent
 
 log = logging.getLogger(__name__)
 # Pseudo filesystems never hold an executable worth a mark.

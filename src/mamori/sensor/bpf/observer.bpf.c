@@ -4,7 +4,7 @@
  *
  * Only stable tracepoints (`tp/...`): kprobes are absent on the kernels we target and
  * fentry/BPF-LSM loads got EPERM (design 3.4). Every event starts with the same header;
- * userspace parses the layouts with `struct` (src/mamori/sensor/sources/ebpf.py), so any change
+ * userspace parses the layouts with `struct` (src/mamori/sensor/bpf/records.py), so any change
  * here must change the formats there (tests/sensor/test_ebpf_parse.py checks the sizes).
  *
  * Built with `mamori sensor-build-bpf` against this kernel's BTF (vmlinux.h from bpftool).
