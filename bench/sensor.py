@@ -2,6 +2,7 @@
 CPU per 1,000 execs, RSS, and a 10,000-exec burst that must lose nothing.
 
     PYTHONPATH=src python bench/sensor.py [--execs 2000] [--rounds 4] [--burst 10000]
+        [--source fanotify,ebpf]   (each source alone; ebpf needs `mamori sensor-build-bpf`)
 
 Needs root, dockerd and busybox-static (as the tests). The sensor runs as a subprocess
 (``mamori sensor --output file:...``) so its CPU is its own; the workload is a busybox loop of
@@ -42,7 +43,7 @@ def rss_mb(pid: int) -> float:
 
 
 class SensorProc:
-    def __init__(self, out: Path, detector: str) -> None:
+    def __init__(self, out: Path, detector: str, source: str = "fanotify") -> None:
         env = dict(os.environ, MAMORI_LOG_LEVEL="warning")
         env["PYTHONPATH"] = str(REPO / "src")
         self.out = out
@@ -53,7 +54,7 @@ class SensorProc:
                 "mamori",
                 "sensor",
                 "--source",
-                "fanotify",
+                source,
                 "--output",
                 f"file:{out}",
                 "--detector",
@@ -91,7 +92,7 @@ def count_true(out: Path, cid: str) -> int:
     return n
 
 
-def rounds(cid: str, tmp: Path, detector: str, execs: int, n: int) -> dict[str, float]:
+def rounds(cid: str, tmp: Path, detector: str, execs: int, n: int, source: str) -> dict[str, float]:
     """Interleaved rounds: loop without sensor, then with it; medians of per-exec figures."""
     base: list[float] = []
     on: list[float] = []
@@ -100,7 +101,7 @@ def rounds(cid: str, tmp: Path, detector: str, execs: int, n: int) -> dict[str, 
     rss = 0.0
     for r in range(n):
         base.append(loop_seconds(cid, execs) / execs * 1e6)
-        sensor = SensorProc(tmp / f"{detector}{r}.jsonl", detector)
+        sensor = SensorProc(tmp / f"{source}-{detector}{r}.jsonl", detector, source)
         c0 = cpu_s(sensor.proc.pid)
         on.append(loop_seconds(cid, execs) / execs * 1e6)
         time.sleep(1.0)  # let it finish the backlog: its CPU counts
@@ -109,7 +110,9 @@ def rounds(cid: str, tmp: Path, detector: str, execs: int, n: int) -> dict[str, 
         idle.append(sensor.idle_cpu)
         sensor.stop()
     b, s = statistics.median(base), statistics.median(on)
-    print(f"detector={detector}: {execs} execs x {n} interleaved rounds (busybox /bin/true)")
+    print(
+        f"source={source} detector={detector}: {execs} execs x {n} interleaved rounds (/bin/true)"
+    )
     print(f"  without sensor  median {b:8.1f} us/exec   rounds {[round(x) for x in base]}")
     print(f"  with sensor     median {s:8.1f} us/exec   rounds {[round(x) for x in on]}")
     print(f"  added per exec  {s - b:+8.1f} us   (design target <= 20 us; prototype +27.7 us)")
@@ -121,10 +124,10 @@ def rounds(cid: str, tmp: Path, detector: str, execs: int, n: int) -> dict[str, 
     return {"added_us": s - b, "cpu_us": statistics.median(cpu), "rss_mb": rss}
 
 
-def burst(cid: str, tmp: Path, n: int) -> int:
+def burst(cid: str, tmp: Path, n: int, source: str) -> int:
     """Counted through the exec-log detector: one alert per exec, so a miss shows."""
-    out = tmp / "burst.jsonl"
-    sensor = SensorProc(out, "exec-log")
+    out = tmp / f"burst-{source}.jsonl"
+    sensor = SensorProc(out, "exec-log", source)
     c0 = cpu_s(sensor.proc.pid)
     t = time.perf_counter()
     loop_seconds(cid, n)
@@ -134,8 +137,8 @@ def burst(cid: str, tmp: Path, n: int) -> int:
     status = sensor.stop()
     seen = count_true(out, cid)
     print(
-        f"burst: {n} execs in {took:.2f} s; sensor CPU {used:.2f} s; alerts for /bin/true "
-        f"{seen}, missed {n - seen}; final stats {status['stats']}"
+        f"burst ({source}): {n} execs in {took:.2f} s; sensor CPU {used:.2f} s; "
+        f"alerts for /bin/true {seen}, missed {n - seen}; final stats {status['stats']}"
     )
     return n - seen
 
@@ -148,6 +151,7 @@ def main() -> None:
     ap.add_argument(
         "--detectors", default="none,rules,exec-log", help="comma-separated --detector values"
     )
+    ap.add_argument("--source", default="fanotify", help="comma-separated: fanotify, ebpf")
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="mamori-bench-"))
     image = "local/mamori-bench-sensor:1"
@@ -159,9 +163,11 @@ def main() -> None:
     cid = docker("run", "-d", "--network", "none", image, "sleep", "100000")
     try:
         loop_seconds(cid, 200)  # warm up
-        for detector in a.detectors.split(","):
-            rounds(cid, tmp, detector, a.execs, a.rounds)
-        missed = burst(cid, tmp, a.burst)
+        missed = 0
+        for source in a.source.split(","):
+            for detector in a.detectors.split(","):
+                rounds(cid, tmp, detector, a.execs, a.rounds, source)
+            missed += burst(cid, tmp, a.burst, source)
     finally:
         docker("rm", "-f", cid, check=False)
         docker("rmi", "-f", image, check=False)

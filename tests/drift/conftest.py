@@ -188,8 +188,8 @@ def drift_sensor(dockerd: None) -> Iterator[Callable[..., Any]]:
     ) -> Iterator[Running]:
         alerts, events = Collect(), Events()
         detectors = (events, *detectors)
+        options.setdefault("sources", ("fanotify",))
         opts = SensorOptions(
-            sources=("fanotify",),
             cluster="test-cluster",
             connect=False,
             drift=True,

@@ -434,8 +434,8 @@ def test_s19_eperm_exactly(block: Any, box: Box, drifttool: Path) -> None:
 
 
 def test_s11_memfd_is_invisible_to_fanotify(block: Any, box: Box, drifttool: Path) -> None:
-    """No eBPF observer in this version: a memfd exec runs and fanotify never sees it (design
-    1.1). This pins the gap; the verdict code's memfd branch is unit-tested."""
+    """fanotify alone: a memfd exec runs and fanotify never sees it (design 1.1). This pins the
+    gap; the eBPF observer closes it (tests/drift/test_ebpf_observer.py)."""
     with block(TOOL_POLICY) as run:
         cid = box.start()
         _tool(cid, drifttool)

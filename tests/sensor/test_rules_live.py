@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from mamori.cli.rules import app as rules_app
 from mamori.core.findings import Alert
 from mamori.rules.ruleset import RuleMatching
+from mamori.sensor.bpf.build import BpfBuildError, build
 from mamori.sensor.recorder import EventRecorder
 from mamori.sensor.rules_detector import DEFAULT_RULES, RulesDetector, load_rules
 from mamori.sensor.runtime import Sensor, SensorOptions
@@ -63,7 +64,10 @@ def _wait(sensor: Sensor, done: object, timeout: float = 20) -> None:
     sensor.wait_idle()
 
 
-def test_shell_and_connect_rules_live_then_replayed(containers: Containers, tmp_path: Path) -> None:
+@pytest.mark.parametrize("source", ["fanotify", "ebpf"])
+def test_shell_and_connect_rules_live_then_replayed(
+    containers: Containers, tmp_path: Path, source: str
+) -> None:
     if not FALCO_RULES.is_file():
         unavailable(f"Falco conformance rules missing: {FALCO_RULES}")
     # Detect mode reads /proc after the kernel reported the exec or connect, and a loaded
@@ -74,7 +78,7 @@ def test_shell_and_connect_rules_live_then_replayed(containers: Containers, tmp_
         run = tmp_path / f"try{attempt}"
         run.mkdir()
         try:
-            _shell_and_connect_once(containers, run)
+            _shell_and_connect_once(containers, run, source)
             return
         except AssertionError as exc:
             failures.append(f"try {attempt}: {exc}")
@@ -82,7 +86,12 @@ def test_shell_and_connect_rules_live_then_replayed(containers: Containers, tmp_
     raise AssertionError("\n".join(failures))
 
 
-def _shell_and_connect_once(containers: Containers, tmp_path: Path) -> None:
+def _shell_and_connect_once(containers: Containers, tmp_path: Path, source: str) -> None:
+    if source == "ebpf":
+        try:
+            build()
+        except BpfBuildError as exc:
+            unavailable(f"cannot build the eBPF observer: {exc}")
     override = tmp_path / "loopback.yaml"
     override.write_text(LOOPBACK_OVERRIDE)
     rule_files = [FALCO_RULES, DEFAULT_RULES, override]
@@ -90,14 +99,14 @@ def _shell_and_connect_once(containers: Containers, tmp_path: Path) -> None:
     recording = tmp_path / "events.jsonl"
     sink = Collect()
     sensor = Sensor(
-        SensorOptions(sources=("fanotify",), cluster="test-cluster"),
+        SensorOptions(sources=(source,), cluster="test-cluster"),
         [RulesDetector(ruleset)],
         [sink],
         event_sinks=[EventRecorder.file(recording)],
     )
     sensor.start()
     try:
-        if sensor.connect is None:
+        if not sensor.connect_status.startswith("on"):
             unavailable(f"connect events unavailable: {sensor.connect_status}")
         cid = containers.run("sleep", "600", detach=True)
         assert exec_with_tty(cid, "sh", typed=b"exit\n") == 0

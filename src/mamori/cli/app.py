@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "alerts": ("mamori.cli.alerts", "app"),
     "scan": ("mamori.cli.scan", "app"),
     "sensor": ("mamori.cli.sensor", "run"),
+    "sensor-build-bpf": ("mamori.cli.sensor", "build_bpf"),
     "audit": ("mamori.cli.audit", "app"),
     "rules": ("mamori.cli.rules", "app"),
     "token": ("mamori.cli.accounts", "token_app"),

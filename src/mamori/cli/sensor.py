@@ -74,7 +74,7 @@ def run(
         Path | None, typer.Option(help="file holding an ingest token (server output)")
     ] = None,
     source: Annotated[
-        list[str] | None, typer.Option(help="auto, fanotify or tracefs; repeatable")
+        list[str] | None, typer.Option(help="auto, fanotify, ebpf or tracefs; repeatable")
     ] = None,
     spool_dir: Annotated[
         Path | None, typer.Option(help="server output spool (default: DATA_DIR/spool)")
@@ -106,8 +106,12 @@ def run(
         typer.Option(help="append every event as mamori event JSON lines (mamori rules replay)"),
     ] = None,
     connect: Annotated[
-        bool, typer.Option(help="outbound TCP connect events (tracefs), when available")
+        bool, typer.Option(help="outbound connect events (eBPF, else tracefs), when available")
     ] = True,
+    host_events: Annotated[
+        bool,
+        typer.Option(help="eBPF observer: also execs and connects outside containers"),
+    ] = False,
     drift: Annotated[
         bool, typer.Option(help="binary drift detection (default policy unless --drift-policy)")
     ] = True,
@@ -168,6 +172,7 @@ def run(
         sources=tuple(source or ["auto"]),
         cluster=s.cluster_name,
         connect=connect,
+        host_events=host_events,
         mode="block" if block else "detect",
         drift=drift,
         drift_policy=drift_policy,
@@ -196,3 +201,21 @@ def run(
         if guard is not None:
             guard.stop()
         err_console.print(json.dumps(sensor.status()), highlight=False, soft_wrap=True)
+
+
+def build_bpf(
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(help="where the object goes (default: /var/cache/mamori/bpf as root)"),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="rebuild even when cached")] = False,
+) -> None:
+    """Build the eBPF observer for this kernel (clang + bpftool + libbpf-dev; cached)."""
+    from mamori.sensor.bpf.build import BpfBuildError, build
+
+    try:
+        result = build(cache_dir, force=force)
+    except BpfBuildError as exc:
+        raise ConfigError(str(exc)) from None
+    state = "cached" if result.cached else "built"
+    err_console.print(f"{state}: {result.path}", highlight=False)

@@ -34,7 +34,7 @@ TAG_ALERTED = "mamori.MAM-RT-040"  # catalog ids: what the UI, suppressions and 
 TAG_BLOCKED = "mamori.MAM-RT-041"
 PREFIX = "mamori.drift."
 # Observer-only verdicts: no permission event carries them, so a block cannot be applied.
-OBSERVER_ONLY = frozenset((Verdict.DRIFT_MEMFD,))
+OBSERVER_ONLY = frozenset((Verdict.DRIFT_MEMFD, Verdict.DRIFT_LOADER))
 SEVERITY = {"High": Severity.CRITICAL, "Medium": Severity.WARNING, "Low": Severity.NOTICE}
 
 
@@ -170,13 +170,6 @@ class DriftJudge:
     ) -> DriftDecision:
         t0 = time.perf_counter_ns()
         v = self.engine.decide(fd, st, fd_path, layers)
-        policy = self.holder.policy
-        self.decisions += 1
-        if not v.verdict.is_drift:
-            return DriftDecision(v, None, "none", policy.name, policy.revision)
-        self.drift += 1
-        if self.delay_s:
-            time.sleep(self.delay_s)  # a stalled slow path (hash, cold metadata)
         sha: list[str | None] = []
 
         def lazy_sha() -> str | None:  # an allow entry with sha256 hashes before answering
@@ -184,8 +177,29 @@ class DriftJudge:
                 sha.append(self.engine.hash_fd(fd, st))
             return sha[0]
 
+        return self._apply(t0, v, ctx, lazy_sha, sha)
+
+    def observed(self, v: VerdictResult, ctx: Callable[[], ScopeContext]) -> DriftDecision:
+        """A verdict the eBPF observer made (memfd, loader): policy and counters, no fd."""
+        return self._apply(time.perf_counter_ns(), v, ctx, lambda: None, [])
+
+    def _apply(
+        self,
+        t0: int,
+        v: VerdictResult,
+        ctx: Callable[[], ScopeContext],
+        lazy_sha: Callable[[], str | None],
+        sha: list[str | None],
+    ) -> DriftDecision:
+        policy = self.holder.policy
+        self.decisions += 1
+        if not v.verdict.is_drift:
+            return DriftDecision(v, None, "none", policy.name, policy.revision)
+        self.drift += 1
+        if self.delay_s:
+            time.sleep(self.delay_s)  # a stalled slow path (hash, cold metadata)
         d = policy.evaluate(v.verdict, v.path, ctx(), lazy_sha)
-        if sha:
+        if sha and sha[0] is not None:
             v = replace(v, sha256=sha[0])
         taken, why = outcome(d, v.verdict, self.mode)
         counters = self.holder.counters

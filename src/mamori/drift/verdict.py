@@ -39,6 +39,7 @@ class Verdict(enum.StrEnum):
     DRIFT_DELETED = "drift-deleted"
     DRIFT_MEMFD = "drift-memfd"
     DRIFT_VOLUME = "drift-volume"
+    DRIFT_LOADER = "drift-loader"
     UNKNOWN = "unknown"
 
     @property
@@ -71,6 +72,10 @@ EXPLAIN: dict[Verdict, str] = {
     Verdict.DRIFT_VOLUME: (
         "The executable is on a volume (bind mount, emptyDir, tmpfs): nothing on a volume "
         "comes from the image."
+    ),
+    Verdict.DRIFT_LOADER: (
+        "The dynamic loader (ld.so) was executed directly with a program to run: the program is "
+        "mapped, not executed, so no exec check sees it (a way around exec controls)."
     ),
     Verdict.UNKNOWN: "mamori could not decide where the executable came from (it failed open).",
 }

@@ -13,11 +13,12 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
-from mamori.core.events import Event
+from mamori.core.events import Event, EventKind
 from mamori.core.findings import Alert, ResourceRef
 from mamori.core.ids import content_id
 from mamori.core.severity import Severity
 from mamori.core.simulation import is_simulated
+from mamori.sensor.enrich import DECISION_ONLY
 
 EXEC_RULE = "Process executed in container"
 
@@ -85,6 +86,8 @@ class ExecLog:
         p = event.process
         if p is None or (self.containers_only and event.container is None):
             return ()
+        if event.kind is not EventKind.PROCESS_EXEC or event.extra.get(DECISION_ONLY):
+            return ()  # connects and opens are not execs; a decision-only record was reported
         if self.glob is not None and not fnmatch.fnmatchcase(p.exepath, self.glob):
             return ()
         fields: Mapping[str, Any] = MappingProxyType(event_fields(event))

@@ -10,15 +10,20 @@ from __future__ import annotations
 import logging
 import os
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from mamori.drift.detector import DriftDecision, DriftJudge, scope_context
 from mamori.drift.policy import ScopeContext
-from mamori.drift.verdict import Layers, resolve_layer_dirs
+from mamori.drift.verdict import Layers, Verdict, VerdictResult, resolve_layer_dirs
 from mamori.sensor.identity.docker import DockerError
 from mamori.sensor.identity.resolver import Resolver
 from mamori.sensor.mounts import RootfsMount, parse_mountinfo
+from mamori.sensor.records import ExecRecord
+
+if TYPE_CHECKING:
+    from mamori.sensor.bpf.records import ExecEvent
 
 log = logging.getLogger(__name__)
 # Pseudo filesystems never hold an executable worth a mark.
@@ -94,6 +99,28 @@ class SensorDrift:
         if key in self.exec_counts or len(self.exec_counts) < EXEC_COUNT_KEYS:
             self.exec_counts[key] = self.exec_counts.get(key, 0) + 1
         return self.judge.judge(fd, st, path, layers, lambda: self.context(cid))
+
+    def observe(self, record: ExecRecord, event: ExecEvent) -> ExecRecord:
+        """A memfd or direct-loader exec the eBPF observer saw: its verdict through the policy
+        (no fd to read, nothing to block: ``block_unavailable_reason=observer_only``)."""
+        cid = record.container_id
+        if not cid:
+            return record  # host processes: drift is about containers
+        target = event.loader_target()
+        if event.memfd and not event.runc_clone:
+            v = VerdictResult(Verdict.DRIFT_MEMFD, "/" + event.exe_name, "memfd", memfd=True)
+        elif target is not None:
+            path = target
+            if not target.startswith("/") and record.proc.cwd:
+                path = os.path.normpath(os.path.join(record.proc.cwd, target))
+            v = VerdictResult(Verdict.DRIFT_LOADER, path, f"loader {event.filename}")
+        else:
+            return record
+        key = (cid[:12], v.path)
+        if key in self.exec_counts or len(self.exec_counts) < EXEC_COUNT_KEYS:
+            self.exec_counts[key] = self.exec_counts.get(key, 0) + 1
+        dd = self.judge.observed(v, lambda: self.context(cid))
+        return replace(record, drift=dd)
 
     def top_execs(self, n: int = 50) -> list[dict[str, object]]:
         top = sorted(self.exec_counts.items(), key=lambda kv: -kv[1])[:n]

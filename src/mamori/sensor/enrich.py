@@ -17,6 +17,7 @@ from mamori.sensor.records import ExecRecord, ProcSnapshot
 from mamori.sensor.sources.procfs import parse_stat, read_file, split_cmdline
 
 log = logging.getLogger(__name__)
+DECISION_ONLY = "mamori.sensor.decision_only"  # an exec already reported by another source
 COMM_LEN = 15  # the kernel's TASK_COMM_LEN - 1: what proc.name holds
 
 
@@ -110,23 +111,32 @@ class Enricher:
         cid, runtime = self.container_id(rec)
         meta = self.meta(cid) if cid else None
         connect = rec.network is not None
-        process = self.running(rec, cid, meta) if connect else self.process(rec, cid, meta)
+        running = connect or rec.file is not None
+        process = self.running(rec, cid, meta) if running else self.process(rec, cid, meta)
         container: ContainerInfo | None = None
         k8s: K8sInfo | None = None
         if cid:
             container = meta.container if meta else ContainerInfo(id=cid, runtime=runtime)
             k8s = meta.k8s if meta else None
-        result = None if connect else "SUCCESS"
+        result = rec.result if rec.result is not None else (None if running else "SUCCESS")
         extra = self._extra.get(rec.source) or self._source_extra(rec.source)
+        if rec.decision_only:
+            extra = MappingProxyType({**extra, DECISION_ONLY: True})
         if rec.drift is not None:
             extra = MappingProxyType({**extra, **rec.drift.extra()})
             if rec.drift.action_taken == "blocked":
                 result = "EPERM"  # Falco's evt.res of a denied exec
+        kind, syscall = EventKind.PROCESS_EXEC, "execve"
+        if connect:
+            kind, syscall = EventKind.NETWORK_CONNECT, "connect"
+        elif rec.file is not None:
+            kind, syscall = EventKind.FILE_OPEN, "openat"
         return Event(
-            kind=EventKind.NETWORK_CONNECT if connect else EventKind.PROCESS_EXEC,
+            kind=kind,
             time_ns=rec.time_ns,
-            syscall="connect" if connect else "execve",
-            # A connect is seen at SYN_SENT, before the syscall returns: its result is unknown.
+            syscall=syscall,
+            # tracefs sees a connect at SYN_SENT, before the syscall returns: result unknown;
+            # the eBPF observer reports it (rec.result). An open is seen on entry.
             result=result,
             node=self.node,
             cluster=self.cluster,
@@ -134,6 +144,7 @@ class Enricher:
             container=container,
             k8s=k8s,
             network=rec.network,
+            file=rec.file,
             extra=extra,
         )
 
@@ -150,8 +161,8 @@ class Enricher:
         (or a comm equal to the file's name) mean done.
         """
         snap = rec.proc
-        if rec.network is not None:
-            return True
+        if rec.network is not None or rec.file is not None or rec.source == "ebpf":
+            return True  # a running process, or read in the task after the exec completed
         if rec.drift is not None and rec.drift.action_taken == "blocked":
             return True  # denied: the new program never ran; the caller's argv is the story
         return bool(snap.args) and (
@@ -233,7 +244,7 @@ class Enricher:
             loginuid=snap.loginuid,
             vpid=snap.vpid,
             exe_flags=rec.exe_flags or MappingProxyType({}),
-            exe_ino=rec.ino if rec.network is None else None,
+            exe_ino=rec.ino if rec.network is None and rec.file is None else None,
             exe_ino_ctime_ns=rec.ctime_ns,
             exe_ino_mtime_ns=rec.mtime_ns,
         )

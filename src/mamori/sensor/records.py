@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mamori.core.events import NetworkInfo
+from mamori.core.events import FileInfo, NetworkInfo
 
 if TYPE_CHECKING:
     from mamori.drift.detector import DriftDecision
@@ -42,8 +42,8 @@ class ExecRecord:
     ``path`` is the exec'd file as the source names it (fanotify: the opened inode's path in the
     container; tracefs: the execve argument). ``container_id`` is set when the source knows it
     without /proc (fanotify: the overlay superblock's device names the container).
-    A connect record carries the connection in ``network``; ``path`` is then empty and the
-    snapshot is of a running process (no exec race).
+    A connect record carries the connection in ``network``, an open record the file in
+    ``file``; ``path`` is then empty and the snapshot is of a running process (no exec race).
     """
 
     time_ns: int
@@ -61,3 +61,11 @@ class ExecRecord:
     exe_flags: Mapping[str, bool] | None = None
     ctime_ns: int | None = None
     mtime_ns: int | None = None
+    # Added for the eBPF observer: an open of a watched file (``file``; ``raw_path`` as the
+    # caller passed it), a syscall result known at the source (``result``: "SUCCESS",
+    # "ENETUNREACH"), and ``decision_only``: an exec another source already reported as an
+    # event (a direct ld.so exec under fanotify) that only carries a drift decision.
+    file: FileInfo | None = None
+    raw_path: str | None = None
+    result: str | None = None
+    decision_only: bool = False

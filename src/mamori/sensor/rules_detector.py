@@ -18,6 +18,7 @@ from mamori.rules import ast
 from mamori.rules.engine import load_ruleset
 from mamori.rules.output import to_alert
 from mamori.rules.ruleset import RuleMatching, Ruleset
+from mamori.sensor.enrich import DECISION_ONLY
 
 DEFAULT_RULES = Path(__file__).resolve().parent.parent / "rules_data" / "mamori_rules.yaml"
 
@@ -56,6 +57,8 @@ class RulesDetector:
         self.fields = used_fields(ruleset)  # what the sensor must read for these rules
 
     def detect(self, event: Event) -> Iterable[Alert]:
+        if event.extra.get(DECISION_ONLY):
+            return ()  # the exec was already an event (fanotify); this copy carries drift only
         matches = self.ruleset.match(event)
         if not matches:
             return ()

@@ -49,7 +49,7 @@ class SensorOptions:
     docker_socket: str = DEFAULT_SOCKET
     proc: str = "/proc"
     mountinfo: str = MOUNTINFO
-    connect: bool = True  # outbound TCP connects (tracefs), when this kernel has them
+    connect: bool = True  # outbound connects (eBPF, else tracefs TCP), when this kernel has them
     # Binary drift (issue 5): on with a policy file, or with the shipped default policy.
     drift: bool = False
     drift_policy: Path | None = None
@@ -63,6 +63,9 @@ class SensorOptions:
     drift_delay_s: float = 0.0  # test hook: stall every decision (watchdog scenario)
     # Response actions rules ask for (``mamori.response.*`` tags); off: recorded, not done.
     respond: bool = True
+    # eBPF observer: also report execs and connects of host processes (outside containers).
+    # Off: filtered in the kernel, as fanotify (container rootfs marks) sees only containers.
+    host_events: bool = False
 
 
 def _not_drift(record: ExecRecord) -> bool:
@@ -121,7 +124,7 @@ class Sensor:
 
     def start(self) -> None:
         o = self.options
-        self.probe = probe(o.sources, o.mode, self.decider, o.proc, self.drift)
+        self.probe = probe(o.sources, o.mode, self.decider, o.proc, self.drift, o.host_events)
         if self.policy is not None:
             self.policy.start()
         if not self.probe.sources:
@@ -178,6 +181,10 @@ class Sensor:
         return frozenset(fields)
 
     def _open_connect(self, sources: list[ExecSource]) -> None:
+        ebpf = self.probe.ebpf() if self.probe else None
+        if ebpf is not None:
+            self.connect_status = "on (ebpf sys_enter/exit_connect: tcp, udp; failed included)"
+            return
         source = ConnectSource(self.options.proc)
         try:
             source.open()
@@ -251,9 +258,12 @@ class Sensor:
     def status(self) -> dict[str, Any]:
         statuses = self.probe.statuses if self.probe else ()
         fan = self.probe.fanotify() if self.probe else None
+        ebpf = self.probe.ebpf() if self.probe else None
         return {
             "sources": {s.name: {"active": s.active, "detail": s.detail} for s in statuses},
             "connect": self.connect_status,
+            "open": "on (ebpf, watched paths)" if ebpf else "off (needs the eBPF observer)",
+            **({"ebpf": {"drops": ebpf.drops(), **ebpf.counts}} if ebpf else {}),
             "marked_containers": len(fan.by_dev) if fan else 0,
             "fanotify_overflows": fan.overflows if fan else 0,
             "stats": self.stats.as_dict(),

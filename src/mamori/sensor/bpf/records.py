@@ -1,0 +1,219 @@
+"""The eBPF observer's ring buffer records (``observer.bpf.c``) and their parsing.
+
+Layouts are little-endian with natural alignment; the C source states each struct's size and
+tests/sensor/test_ebpf_parse.py checks the formats against it. Pure Python: no kernel needed.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import struct
+from dataclasses import dataclass
+
+HDR = "<IIIIQ16s"
+EXEC_FMT = HDR + "IIQIIHHI32s256s512s"
+CONNECT_FMT = HDR + "iHHHHi16s"
+OPEN_FMT = HDR + "iIIHH256s"
+EXEC_SIZE, CONNECT_SIZE, OPEN_SIZE = (struct.calcsize(f) for f in (EXEC_FMT, CONNECT_FMT, OPEN_FMT))
+PATH_LEN, NAME_LEN, BASE_LEN = 256, 32, 64
+KIND_EXEC, KIND_CONNECT, KIND_OPEN = 1, 2, 3
+FLAG_MEMFD, FLAG_DELETED, FLAG_LOGINUID = 1, 2, 4
+MATCH_PATH, MATCH_BASENAME, MATCH_RELATIVE = 1, 2, 3
+AT_FDCWD = -100
+RUNC_MEMFD = "memfd:runc_cloned:/proc/self/exe"  # runc's own clone: not drift (Falco agrees)
+LOADERS = ("ld-linux", "ld-musl")
+RINGBUF_POLL_MS = 200
+PROGRAMS = (
+    ("mamori_exec", True),
+    ("mamori_connect_enter", True),
+    ("mamori_connect_exit", True),
+    ("mamori_openat", True),
+    ("mamori_open", False),  # absent on some architectures: optional
+    ("mamori_openat2", False),  # >= 5.6
+)
+
+# Falco's open flag names (access mode first), from the x86-64/generic O_* values.
+_ACCESS = ("O_RDONLY", "O_WRONLY", "O_RDWR")
+_OPEN_FLAGS = (
+    (0o100, "O_CREAT"),
+    (0o200, "O_EXCL"),
+    (0o1000, "O_TRUNC"),
+    (0o2000, "O_APPEND"),
+    (0o4000, "O_NONBLOCK"),
+    (0o10000, "O_DSYNC"),
+    (0o40000, "O_DIRECT"),
+    (0o200000, "O_DIRECTORY"),
+    (0o2000000, "O_CLOEXEC"),
+)
+O_TMPFILE = 0o20200000
+_PROTOCOLS: dict[int, str] = {int(socket.SOCK_STREAM): "tcp", int(socket.SOCK_DGRAM): "udp"}
+O_SYNC = 0o4010000
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    kind: int
+    tgid: int
+    uid: int
+    cgroup_id: int
+    comm: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExecEvent:
+    hdr: Header
+    ppid: int
+    loginuid: int | None
+    ino: int
+    dev: int  # as userspace's st_dev (makedev of the kernel's major/minor)
+    flags: int
+    nlink: int
+    exe_name: str
+    filename: str
+    args: tuple[str, ...]
+
+    @property
+    def memfd(self) -> bool:
+        return bool(self.flags & FLAG_MEMFD)
+
+    @property
+    def deleted(self) -> bool:
+        return bool(self.flags & FLAG_DELETED)
+
+    @property
+    def runc_clone(self) -> bool:
+        return self.exe_name.startswith("memfd:runc_cloned")
+
+    def loader_target(self) -> str | None:
+        """A direct exec of the dynamic loader with a program to run: that program's path."""
+        names = (os.path.basename(self.filename), self.exe_name)
+        if not any(n.startswith(LOADERS) for n in names):
+            return None
+        for arg in self.args[1:]:
+            if arg.startswith("-"):
+                return None  # ld.so --verify / --list (ldd), --help ...: no program run
+            if os.path.basename(arg).startswith(LOADERS):
+                continue
+            return arg
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectEvent:
+    hdr: Header
+    ret: int
+    family: int
+    port: int
+    sock_type: int
+    fd: int
+    address: str
+
+    @property
+    def protocol(self) -> str:
+        return _PROTOCOLS.get(self.sock_type, "inet")
+
+    @property
+    def result(self) -> str:
+        """Falco's ``evt.res``: ``SUCCESS`` or the errno name (``ENETUNREACH``)."""
+        if self.ret >= 0:
+            return "SUCCESS"
+        return errno.errorcode.get(-self.ret, str(self.ret))
+
+
+@dataclass(frozen=True, slots=True)
+class OpenEvent:
+    hdr: Header
+    dfd: int
+    flags: int
+    mode: int
+    path: str
+    match: int
+
+    @property
+    def flag_names(self) -> tuple[str, ...]:
+        return open_flag_names(self.flags)
+
+
+BpfEvent = ExecEvent | ConnectEvent | OpenEvent
+
+
+def _cstr(raw: bytes, length: int | None = None) -> str:
+    if length is not None:
+        raw = raw[:length]
+    return raw.split(b"\0", 1)[0].decode(errors="replace")
+
+
+def _dev(kdev: int) -> int:
+    """The kernel's ``dev_t`` (major << 20 | minor) as ``os.stat().st_dev``."""
+    return os.makedev(kdev >> 20, kdev & 0xFFFFF)
+
+
+def open_flag_names(flags: int) -> tuple[str, ...]:
+    names = [_ACCESS[flags & 3] if flags & 3 < 3 else "O_RDWR"]
+    names += [name for bit, name in _OPEN_FLAGS if flags & bit]
+    if flags & O_SYNC == O_SYNC:
+        names.append("O_SYNC")
+    if flags & O_TMPFILE == O_TMPFILE:
+        names.append("O_TMPFILE")
+    return tuple(names)
+
+
+def parse_event(data: bytes) -> BpfEvent | None:
+    """One ring buffer record -> event; ``None`` for an unknown kind or a short record."""
+    if len(data) < 4:
+        return None
+    kind = struct.unpack_from("<I", data)[0]
+    if kind == KIND_EXEC and len(data) >= EXEC_SIZE:
+        (
+            _,
+            tgid,
+            uid,
+            _,
+            cg,
+            comm,
+            ppid,
+            login,
+            ino,
+            kdev,
+            flags,
+            flen,
+            alen,
+            nlink,
+            name,
+            fn,
+            av,
+        ) = struct.unpack_from(EXEC_FMT, data)
+        hdr = Header(kind, tgid, uid, cg, _cstr(comm))
+        argv = av[:alen].rstrip(b"\0")
+        args = tuple(a.decode(errors="replace") for a in argv.split(b"\0")) if argv else ()
+        return ExecEvent(
+            hdr,
+            ppid,
+            login if flags & FLAG_LOGINUID and login != 0xFFFFFFFF else None,
+            ino,
+            _dev(kdev),
+            flags,
+            nlink,
+            _cstr(name),
+            _cstr(fn, flen),
+            args,
+        )
+    if kind == KIND_CONNECT and len(data) >= CONNECT_SIZE:
+        (_, tgid, uid, _, cg, comm, ret, family, port, stype, _, fd, addr) = struct.unpack_from(
+            CONNECT_FMT, data
+        )
+        if family == socket.AF_INET:
+            address = socket.inet_ntop(socket.AF_INET, addr[:4])
+        else:
+            address = socket.inet_ntop(socket.AF_INET6, addr)
+        hdr = Header(kind, tgid, uid, cg, _cstr(comm))
+        return ConnectEvent(hdr, ret, family, port, stype, fd, address)
+    if kind == KIND_OPEN and len(data) >= OPEN_SIZE:
+        (_, tgid, uid, _, cg, comm, dfd, flags, mode, plen, match, path) = struct.unpack_from(
+            OPEN_FMT, data
+        )
+        hdr = Header(kind, tgid, uid, cg, _cstr(comm))
+        return OpenEvent(hdr, dfd, flags, mode, _cstr(path, plen), match)
+    return None
