@@ -60,7 +60,9 @@ def start_local_sensor(
     # Drift with the given policy (reloaded on change) or the shipped default; the policy page
     # reads ``drift_state``.
     options = SensorOptions(
-        sources=("fanotify",),
+        # fanotify for execs and drift, the eBPF observer for opens, connects, memfd and
+        # loader execs where it loads (else tracefs): whatever this node offers.
+        sources=("auto",),
         cluster=cluster,
         docker_socket=docker_socket,
         drift=True,
