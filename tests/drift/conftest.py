@@ -84,6 +84,12 @@ class Box:
         )
         return proc.returncode, proc.stdout + proc.stderr
 
+    def adopt(self, cid: str) -> str:
+        """A container this test made another way: ours (its alerts count), removed after."""
+        self.ids.append(cid)
+        OURS.add(cid)
+        return cid
+
     def cleanup(self) -> None:
         if self.ids:
             docker("rm", "-f", *self.ids, check=False)

@@ -183,7 +183,7 @@ def test_s15_drifted_entrypoint_at_start(block: Any, box: Box, tmp_path: Path) -
     with block() as run:
         args = ["create", "--network", "none", "--label", f"mamori.test.run={RUN_ID}"]
         cid = docker(*args, box.image, "/evil", "echo", "payload ran")
-        box.ids.append(cid)
+        box.adopt(cid)
         docker("cp", str(payload), f"{cid}:/evil")
         proc = subprocess.run(
             ["docker", "start", "-a", cid], capture_output=True, text=True, timeout=60
