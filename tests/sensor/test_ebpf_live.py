@@ -167,3 +167,41 @@ def test_ebpf_watched_opens_only(
     assert relative[1] == "cat"  # "cat ld.so.preload" in /etc, resolved against the cwd
     # /etc/passwd and /tmp/ld.so.preload are not watched: filtered in the kernel / by path.
     assert all(e.syscall == "openat" for e in events.of(EventKind.FILE_OPEN, cid))
+
+
+def test_fanotify_execs_gone_before_proc_get_name_and_argv_from_the_kernel(
+    bpf_object: Path, containers: Containers
+) -> None:
+    """fanotify + eBPF (auto): each exec is one fanotify event; a short-lived busybox applet
+    that exits before its /proc could be read still gets its name and argv (the kernel's
+    note of the exec), not the file's name ``busybox`` and no arguments."""
+    events = Events()
+    sensor = Sensor(
+        SensorOptions(sources=("fanotify", "ebpf"), cluster="c"), [], [], event_sinks=[events]
+    )
+    sensor.start()
+    try:
+        script = "for i in $(seq 200); do grep -q AWS_SECRET_MARKER /dev/null; done; true"
+        cid = containers.run("sleep", "600", detach=True)
+        subprocess.run(["docker", "exec", cid, "sh", "-c", script], check=True, timeout=120)
+
+        def execs() -> list[Event]:
+            return events.of(EventKind.PROCESS_EXEC, cid)
+
+        _settle(sensor, lambda: len(execs()) >= 202)  # sh, seq, 200 x grep
+        status = sensor.status()
+    finally:
+        sensor.stop()
+    found = execs()
+    greps = [
+        e
+        for e in found
+        if e.process is not None
+        and e.process.name == "grep"
+        and e.process.args == ("-q", "AWS_SECRET_MARKER", "/dev/null")
+    ]
+    print("completed:", status["exec_completed"])
+    names = {e.process.name for e in found if e.process is not None}
+    others = [(e.process.name, e.process.args) for e in found if e.process and e not in greps]
+    assert len(greps) == 200, (status["exec_completed"], others)
+    assert not names & {"exe", "busybox"}, names  # every applet under its own name

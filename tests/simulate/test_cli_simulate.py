@@ -27,7 +27,7 @@ def test_list_names_every_catalog_scenario() -> None:
     for sc in SCENARIOS.values():
         assert sc.name in r.output
     assert "S7  binary-drift" in r.output
-    assert "optional: needs DNS query events" in r.output
+    assert "optional: the union of S1-S4" in r.output
 
 
 def test_unknown_scenario_is_an_error() -> None:

@@ -18,6 +18,7 @@ from mamori.core.events import Event
 from mamori.core.findings import Alert, ResourceRef
 from mamori.core.ids import content_id
 from mamori.core.severity import Severity
+from mamori.core.simulation import is_simulated
 from mamori.rules.output import falco_time
 
 
@@ -53,6 +54,7 @@ class Detection:
             tags=self.tags,
             cluster=event.cluster,
             namespace=resource.namespace if resource is not None else None,
+            simulated=is_simulated(event),  # `mamori simulate`'s replayed events say so
         )
 
 

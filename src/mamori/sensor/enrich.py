@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import pwd
+from collections.abc import Callable
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
 from mamori.core.events import ContainerInfo, Event, EventKind, K8sInfo, ProcessInfo
+from mamori.sensor.bpf.records import RecentExec
 from mamori.sensor.identity.cgroup import container_from_cgroup
 from mamori.sensor.identity.docker import ContainerMeta, DockerError
 from mamori.sensor.identity.resolver import Resolver
@@ -26,6 +29,14 @@ def _readlink(path: str) -> str | None:
         return os.readlink(path)
     except OSError:
         return None
+
+
+def applet_name(name: str, argv: tuple[str, ...], path: str) -> str:
+    """``proc.name`` of an exec through ``/proc/self/exe``: the kernel names it ``exe``, but the
+    program is argv[0] (Debian's busybox shell runs its applets so: ``grep`` is ``exe``)."""
+    if name == "exe" and argv and os.path.basename(path) != "exe":
+        return os.path.basename(argv[0])[:COMM_LEN] or name
+    return name
 
 
 class UserNames:
@@ -84,6 +95,10 @@ class Enricher:
         self.users = UserNames()
         self.resolve_errors = 0
         self.rereads = 0  # raced exec snapshots completed by a second /proc read
+        self.from_kernel = 0  # raced exec snapshots completed from the eBPF exec notes
+        # pid -> the kernel's note of its last exec (the eBPF observer, when fanotify reports
+        # execs): set by the sensor when the observer runs.
+        self.exec_notes: Callable[[int], RecentExec | None] | None = None
         self._extra: dict[str, MappingProxyType[str, Any]] = {}
         self._late: dict[int, tuple[str, tuple[str, ...]]] = {}  # id(record) -> (comm, argv)
 
@@ -185,6 +200,28 @@ class Enricher:
 
     def process(self, rec: ExecRecord, cid: str | None, meta: ContainerMeta | None) -> ProcessInfo:
         snap = rec.proc
+        noted = self._noted(rec)
+        if noted is not None:
+            # The kernel's note of this exec (eBPF, same inode): taken when the exec happened,
+            # so neither a process gone before /proc was read nor a multi-call binary (busybox
+            # running busybox: the snapshot's exe is the same) can mislead it.
+            name, args, after = noted.comm, noted.args, True
+            snap = replace(
+                snap,
+                ppid=noted.ppid if noted.ppid else snap.ppid,
+                uid=noted.uid if snap.uid is None else snap.uid,
+            )
+            self.from_kernel += 1
+        else:
+            name, args, after = self._from_proc(rec)
+        name = applet_name(name, args, rec.path)
+        uid = snap.uid if snap.uid is not None else self._parent_uid(snap.ppid)
+        self.tree.on_exec(rec.pid, name, snap.ppid, cid, confirmed=after, uid=uid)
+        return self._info(rec, snap, cid, meta, name, rec.path, args)
+
+    def _from_proc(self, rec: ExecRecord) -> tuple[str, tuple[str, ...], bool]:
+        """(name, argv, confirmed) from the /proc snapshot, read again if it raced the exec."""
+        snap = rec.proc
         after = self.completed(rec)
         name = (snap.comm or "") if after else os.path.basename(rec.path)[:COMM_LEN]
         args = snap.args if after else ()
@@ -199,9 +236,15 @@ class Enricher:
                 name, args = late
                 self.rereads += 1
                 after = True
-        uid = snap.uid if snap.uid is not None else self._parent_uid(snap.ppid)
-        self.tree.on_exec(rec.pid, name, snap.ppid, cid, confirmed=after, uid=uid)
-        return self._info(rec, snap, cid, meta, name, rec.path, args)
+        return name, args, after
+
+    def _noted(self, rec: ExecRecord) -> RecentExec | None:
+        if self.exec_notes is None:
+            return None
+        noted = self.exec_notes(rec.pid)
+        if noted is None or (rec.ino is not None and noted.ino != rec.ino):
+            return None  # not this exec (pid reused, or a later exec of the same process)
+        return noted
 
     def _parent_uid(self, ppid: int | None) -> int | None:
         parent = self.tree.nodes.get(ppid) if ppid else None

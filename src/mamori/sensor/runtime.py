@@ -31,6 +31,7 @@ from mamori.sensor.response import Responder
 from mamori.sensor.sources import procfs
 from mamori.sensor.sources.base import ExecSource, SourceUnavailable
 from mamori.sensor.sources.connect import ConnectSource
+from mamori.sensor.sources.ebpf import EbpfSource
 from mamori.sensor.sources.fanotify import ExecDecider, Mode
 from mamori.sensor.sources.procfs import ALL_PARTS, parts_for
 from mamori.sensor.stats import SensorStats
@@ -137,6 +138,10 @@ class Sensor:
         self.watcher = MountWatcher(attach, detach, o.mountinfo)
         self.watcher.start()  # marks every existing rootfs before the sources start reading
         sources: list[ExecSource] = list(self.probe.sources)
+        for source in sources:
+            if isinstance(source, EbpfSource) and not source.exec_events:
+                # fanotify reports execs; the observer's notes fill in the short-lived ones
+                self.enricher.exec_notes = source.recent_exec
         if o.connect:
             self._open_connect(sources)
         self.parts = parts_for(self._needed_fields())
@@ -267,6 +272,11 @@ class Sensor:
             "marked_containers": len(fan.by_dev) if fan else 0,
             "fanotify_overflows": fan.overflows if fan else 0,
             "stats": self.stats.as_dict(),
+            # raced /proc snapshots completed by a second read / from the eBPF exec notes
+            "exec_completed": {
+                "reread": self.enricher.rereads,
+                "kernel_notes": self.enricher.from_kernel,
+            },
             "responses": {
                 "done": self.responder.done,
                 "failed": self.responder.failed,

@@ -17,6 +17,7 @@ from pathlib import Path
 from mamori.sensor.bpf.records import BASE_LEN, PATH_LEN, PROGRAMS, RINGBUF_POLL_MS
 from mamori.sensor.sources.base import SourceUnavailable
 
+RECENT_SIZE = 552  # struct recent_exec in observer.bpf.c
 _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
 
 
@@ -113,6 +114,7 @@ class BpfObserver:
         fd = lib.bpf_object__find_map_fd_by_name(obj, b"events")
         self._drops_fd = lib.bpf_object__find_map_fd_by_name(obj, b"drops")
         self._skip_fd = lib.bpf_object__find_map_fd_by_name(obj, b"skip_cgroups")
+        self._recent_fd = lib.bpf_object__find_map_fd_by_name(obj, b"recent_execs")
         self.skipped: set[int] = set()
         rb = lib.ring_buffer__new(fd, self._cb, None, None)
         if not rb:
@@ -156,6 +158,16 @@ class BpfObserver:
         self.lib.ring_buffer__poll(self._rb, timeout_ms)
         out, self._pending = self._pending, []
         return out
+
+    def recent_exec(self, pid: int) -> bytes | None:
+        """The kernel's record of ``pid``'s last exec (observer-only mode), raw; or None."""
+        if self.obj is None or self._recent_fd < 0:
+            return None
+        key = ctypes.c_uint32(pid)
+        value = ctypes.create_string_buffer(RECENT_SIZE)
+        if self.lib.bpf_map_lookup_elem(self._recent_fd, ctypes.byref(key), value) != 0:
+            return None
+        return value.raw
 
     def drops(self) -> int:
         """Events the kernel could not reserve (ring buffer full), summed over CPUs."""

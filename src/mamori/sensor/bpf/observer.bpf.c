@@ -160,6 +160,33 @@ struct {
 	__type(value, __u8);
 } skip_cgroups SEC(".maps");
 
+/* Observer-only mode: each container process's last exec (name, argv, parent, uid, inode),
+ * kept in the kernel, not sent. fanotify reports the exec; when the process is gone before
+ * /proc could be read (a short-lived command), userspace looks it up here by pid. */
+struct recent_exec {
+	__u64 ino;
+	__u32 ppid;
+	__u32 uid;
+	__u16 args_len;
+	__u16 pad[3];
+	char comm[COMM_LEN];
+	char args[ARGS_LEN];
+}; /* 552 bytes */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct recent_exec);
+} recent_execs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct recent_exec);
+} recent_zero SEC(".maps");
+
 /* Key 0: report every exec (1) or only memfd and loader execs (0: fanotify reports execs). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -200,6 +227,37 @@ static __always_inline void fill_hdr(struct hdr *h, __u32 kind)
 	h->pad = 0;
 	h->cgroup = bpf_get_current_cgroup_id();
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
+}
+
+static __always_inline void remember(struct task_struct *task, struct exec_ev *e)
+{
+	__u32 zero = 0, tgid = e->h.tgid;
+	struct recent_exec *r, *blank;
+	unsigned long start, end, len;
+
+	r = bpf_map_lookup_elem(&recent_execs, &tgid);
+	if (!r) {
+		blank = bpf_map_lookup_elem(&recent_zero, &zero);
+		if (!blank)
+			return;
+		bpf_map_update_elem(&recent_execs, &tgid, blank, BPF_ANY);
+		r = bpf_map_lookup_elem(&recent_execs, &tgid);
+		if (!r)
+			return;
+	}
+	r->ino = e->ino;
+	r->ppid = e->ppid;
+	r->uid = e->h.uid;
+	__builtin_memcpy(r->comm, e->h.comm, COMM_LEN);
+	start = BPF_CORE_READ(task, mm, arg_start);
+	end = BPF_CORE_READ(task, mm, arg_end);
+	len = end > start ? end - start : 0;
+	if (len > ARGS_LEN)
+		len = ARGS_LEN;
+	r->args_len = 0;
+	if (len > 0 && bpf_probe_read_user(r->args, len & (ARGS_LEN - 1) ?: ARGS_LEN,
+					   (void *)start) == 0)
+		r->args_len = len;
 }
 
 SEC("tp/sched/sched_process_exec")
@@ -247,9 +305,11 @@ int mamori_exec(struct trace_event_raw_sched_process_exec *ctx)
 	if (e->exe_name[0] == 'm' && e->exe_name[1] == 'e' && e->exe_name[2] == 'm' &&
 	    e->exe_name[3] == 'f' && e->exe_name[4] == 'd' && e->exe_name[5] == ':')
 		e->flags |= FLAG_MEMFD;
-	/* Observer-only mode: drop plain execs here, keep memfd and ld-* (loader) ones. */
+	/* Observer-only mode: drop plain execs here, keep memfd and ld-* (loader) ones; remember
+	 * the exec in recent_execs for fanotify records whose /proc read comes too late. */
 	if (!exec_all() && !(e->flags & FLAG_MEMFD) &&
 	    !(e->exe_name[0] == 'l' && e->exe_name[1] == 'd' && e->exe_name[2] == '-')) {
+		remember(task, e);
 		bpf_ringbuf_discard(e, 0);
 		return 0;
 	}

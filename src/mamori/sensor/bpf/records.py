@@ -217,3 +217,26 @@ def parse_event(data: bytes) -> BpfEvent | None:
         hdr = Header(kind, tgid, uid, cg, _cstr(comm))
         return OpenEvent(hdr, dfd, flags, mode, _cstr(path, plen), match)
     return None
+
+
+RECENT_FMT = "<QIIH6x16s512s"  # struct recent_exec (560 bytes)
+
+
+@dataclass(frozen=True, slots=True)
+class RecentExec:
+    """The kernel's note of a process's last exec (``recent_execs``, observer-only mode)."""
+
+    ino: int
+    ppid: int
+    uid: int
+    comm: str
+    args: tuple[str, ...]
+
+
+def parse_recent(data: bytes) -> RecentExec | None:
+    if len(data) < struct.calcsize(RECENT_FMT):
+        return None
+    ino, ppid, uid, alen, comm, av = struct.unpack_from(RECENT_FMT, data)
+    argv = av[: min(alen, len(av))].rstrip(b"\0")
+    args = tuple(a.decode(errors="replace") for a in argv.split(b"\0")) if argv else ()
+    return RecentExec(ino, ppid, uid, _cstr(comm), args)

@@ -37,7 +37,9 @@ from mamori.sensor.bpf.records import (
     ExecEvent,
     Header,
     OpenEvent,
+    RecentExec,
     parse_event,
+    parse_recent,
 )
 from mamori.sensor.identity.cgroup import container_from_cgroup
 from mamori.sensor.identity.cgroup2 import CgroupIds
@@ -161,6 +163,14 @@ class EbpfSource:
 
     def drops(self) -> int:
         return self.observer.drops() if self.observer is not None else 0
+
+    def recent_exec(self, pid: int) -> RecentExec | None:
+        """What the kernel noted of ``pid``'s last exec (when fanotify reports execs): the
+        name and argv of a process that was gone before /proc could be read."""
+        if self.observer is None or self.exec_events:
+            return None
+        raw = self.observer.recent_exec(pid)
+        return parse_recent(raw) if raw is not None else None
 
     def detail(self) -> str:
         kinds = ["exec" if self.exec_events else "exec: memfd/loader only", "connect", "open"]
