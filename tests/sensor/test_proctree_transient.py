@@ -52,3 +52,13 @@ def test_a_child_gone_before_its_uid_was_read_gets_its_parents(tmp_path: Path) -
     event = enricher.event(ExecRecord(3, 32, "/bin/id", "test", own))
     assert event.process is not None
     assert event.process.uid == 0  # its own, when read
+
+
+def test_kernel_argv_cut_at_512_bytes_is_completed_from_proc() -> None:
+    from mamori.sensor.enrich import _fuller
+
+    full = ("sh", "-c", "echo " + "A" * 600 + " | base64 -d | sh")
+    cut = ("sh", "-c", full[2][:500])
+    assert _fuller(cut, full) == full
+    assert _fuller(cut, ("sh", "-c", "other")) == cut  # /proc shows another program: keep
+    assert _fuller(full, ()) == full

@@ -31,6 +31,13 @@ def _readlink(path: str) -> str | None:
         return None
 
 
+def _fuller(noted: tuple[str, ...], read: tuple[str, ...]) -> tuple[str, ...]:
+    """The kernel's argv is cut at 512 bytes; /proc's, when it continues the same argv, is
+    whole (a long ``sh -c`` payload keeps its ``| base64 -d | sh`` tail)."""
+    part, full = "\0".join(noted), "\0".join(read)
+    return read if len(full) > len(part) and full.startswith(part) else noted
+
+
 def applet_name(name: str, argv: tuple[str, ...], path: str) -> str:
     """``proc.name`` of an exec through ``/proc/self/exe``: the kernel names it ``exe``, but the
     program is argv[0] (Debian's busybox shell runs its applets so: ``grep`` is ``exe``)."""
@@ -205,7 +212,7 @@ class Enricher:
             # The kernel's note of this exec (eBPF, same inode): taken when the exec happened,
             # so neither a process gone before /proc was read nor a multi-call binary (busybox
             # running busybox: the snapshot's exe is the same) can mislead it.
-            name, args, after = noted.comm, noted.args, True
+            name, args, after = noted.comm, _fuller(noted.args, snap.args), True
             snap = replace(
                 snap,
                 ppid=noted.ppid if noted.ppid else snap.ppid,
