@@ -88,7 +88,7 @@ def test_up_runs_a_local_sensor_into_the_store(containers: Containers, tmp_path:
         line = next(x for x in log.read_text().splitlines() if "local sensor" in x)
         assert line.startswith("local sensor on: fanotify"), line
         cid = containers.run("sleep", "600", detach=True)
-        time.sleep(0.5)  # the mount watcher marks the new rootfs
+        time.sleep(2.0)  # the mount watcher marks the new rootfs (slower under load)
         assert exec_with_tty(cid, "sh", typed=b"exit\n") == 0
         db = tmp_path / "data" / "mamori.db"
         deadline = time.monotonic() + 20

@@ -221,6 +221,8 @@ class Enricher:
             self.from_kernel += 1
         else:
             name, args, after = self._from_proc(rec)
+        if not self.completed(rec):
+            snap = self._settled(rec, snap)
         name = applet_name(name, args, rec.path)
         uid = snap.uid if snap.uid is not None else self._parent_uid(snap.ppid)
         self.tree.on_exec(rec.pid, name, snap.ppid, cid, confirmed=after, uid=uid)
@@ -244,6 +246,16 @@ class Enricher:
                 self.rereads += 1
                 after = True
         return name, args, after
+
+    def _settled(self, rec: ExecRecord, snap: ProcSnapshot) -> ProcSnapshot:
+        """A snapshot that raced the exec has the caller's terminal: runc's init takes the
+        container's tty (setsid + TIOCSCTTY) just before it execs the command. Read it again
+        while the same process is there."""
+        data = read_file(f"{self.proc}/{rec.pid}/stat", 4096)
+        parsed = parse_stat(data) if data else None
+        if parsed is None or (snap.start_ticks is not None and parsed[3] != snap.start_ticks):
+            return snap
+        return replace(snap, tty=parsed[2]) if parsed[2] != snap.tty else snap
 
     def _noted(self, rec: ExecRecord) -> RecentExec | None:
         if self.exec_notes is None:
