@@ -106,6 +106,7 @@ class Enricher:
         # pid -> the kernel's note of its last exec (the eBPF observer, when fanotify reports
         # execs): set by the sensor when the observer runs.
         self.exec_notes: Callable[[int], RecentExec | None] | None = None
+        self._notes: dict[int, RecentExec] = {}  # id(record) -> its note, found while waiting
         self._extra: dict[str, MappingProxyType[str, Any]] = {}
         self._late: dict[int, tuple[str, tuple[str, ...]]] = {}  # id(record) -> (comm, argv)
 
@@ -257,9 +258,25 @@ class Enricher:
             return snap
         return replace(snap, tty=parsed[2]) if parsed[2] != snap.tty else snap
 
+    def awaiting_note(self, rec: ExecRecord) -> bool:
+        """The kernel has not noted this exec yet: fanotify reports the exec file's open, the
+        note is written when the exec completes (a few microseconds to milliseconds later)."""
+        if self.exec_notes is None or rec.source != "fanotify" or rec.ino is None:
+            return False
+        noted = self._lookup(rec)
+        if noted is None:
+            return True
+        self._notes[id(rec)] = noted
+        return False
+
     def _noted(self, rec: ExecRecord) -> RecentExec | None:
         if self.exec_notes is None:
             return None
+        found = self._notes.pop(id(rec), None)
+        return found if found is not None else self._lookup(rec)
+
+    def _lookup(self, rec: ExecRecord) -> RecentExec | None:
+        assert self.exec_notes is not None
         noted = self.exec_notes(rec.pid)
         if noted is None or (rec.ino is not None and noted.ino != rec.ino):
             return None  # not this exec (pid reused, or a later exec of the same process)

@@ -148,8 +148,13 @@ class Pipeline:
         ready: list[ExecRecord] = []
         now = time.time_ns()
         completed, state = self.enricher.completed, self.enricher.exec_state
+        awaiting = self.enricher.awaiting_note
         for r in records:
-            if completed(r) or now - r.time_ns > DEFER_NS or state(r) != "running":
+            if now - r.time_ns > DEFER_NS:
+                ready.append(r)
+            elif awaiting(r) and state(r) != "gone":
+                self._deferred.append(r)  # the kernel's note of the exec is not written yet
+            elif completed(r) or state(r) != "running":
                 ready.append(r)
             else:
                 self._deferred.append(r)
