@@ -120,6 +120,13 @@ def _emit(
         finally:
             db.close()
         err_console.print(f"stored {len(new)} new findings")
+    _send_and_gate(found, server, token, fail_on)
+
+
+def _send_and_gate(
+    found: list[Finding], server: str | None, token: str | None, fail_on: str | None
+) -> None:
+    """Post the findings when a server is given; exit 1 when one is at/above ``fail_on``."""
     if server:
         _post(server, token or os.environ.get("MAMORI_TOKEN", ""), found)
     if fail_on:
@@ -301,12 +308,7 @@ def running(
         finally:
             store_db.close()
         err_console.print(f"stored {len(new)} new findings, resolved {len(gone)} stale ones")
-    if server:
-        _post(server, token or os.environ.get("MAMORI_TOKEN", ""), found)
-    if fail_on:
-        threshold = Severity.parse(fail_on)
-        if any(f.severity <= threshold for f in found):
-            raise typer.Exit(1)
+    _send_and_gate(found, server, token, fail_on)
 
 
 @vulndb_app.command("import")

@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import json
 import os
-import threading
-import time
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
 from mamori.core.events import ContainerInfo, K8sInfo
-from mamori.sensor.identity.docker import NEGATIVE_TTL_S, ContainerMeta, split_reference
+from mamori.sensor.identity.docker import ContainerMeta, MetaCache, split_reference
 
 TASK_DIR = "io.containerd.runtime.v2.task"
 # containerd's own state dir, and the one dockerd's embedded containerd uses.
@@ -69,33 +67,17 @@ class BundleResolver:
         self.containerd_roots = tuple(containerd_roots)
         self.crio_root = crio_root
         self.skip_namespaces = skip_namespaces
-        self._cache: dict[str, ContainerMeta] = {}
-        self._missing: dict[str, float] = {}
-        self._lock = threading.Lock()
+        self._cache = MetaCache()
 
     def available(self) -> bool:
         roots = [*self.containerd_roots, *([self.crio_root] if self.crio_root else [])]
         return any(os.path.isdir(r) for r in roots)
 
     def resolve(self, container_id: str) -> ContainerMeta | None:
-        meta = self._cache.get(container_id)
-        if meta is not None:
-            return meta
-        if time.monotonic() - self._missing.get(container_id, -NEGATIVE_TTL_S) < NEGATIVE_TTL_S:
-            return None
-        meta = self._find(container_id)
-        with self._lock:
-            if meta is None:
-                self._missing[container_id] = time.monotonic()
-            else:
-                self._cache[container_id] = meta
-                self._missing.pop(container_id, None)
-        return meta
+        return self._cache.get(container_id, self._find)
 
     def forget(self, container_id: str) -> None:
-        with self._lock:
-            self._cache.pop(container_id, None)
-            self._missing.pop(container_id, None)
+        self._cache.forget(container_id)
 
     def _find(self, cid: str) -> ContainerMeta | None:
         if not cid or "/" in cid or cid.startswith("."):

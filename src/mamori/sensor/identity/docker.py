@@ -11,7 +11,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -134,37 +134,56 @@ def _k8s(labels: Mapping[str, str], pod_labels: Mapping[str, str]) -> K8sInfo | 
     )
 
 
-class DockerResolver:
-    """Container id -> ``ContainerMeta``, cached until ``forget()`` (container exit)."""
+class MetaCache:
+    """Container id -> ``ContainerMeta``, kept until ``forget()`` (container exit); a miss is
+    remembered for ``NEGATIVE_TTL_S`` (host processes ask often). Shared by the resolvers."""
 
-    def __init__(self, client: DockerClient) -> None:
-        self.client = client
+    def __init__(self) -> None:
         self._cache: dict[str, ContainerMeta] = {}
         self._missing: dict[str, float] = {}
-        self._digests: dict[str, str | None] = {}
         self._lock = threading.Lock()
 
-    def resolve(self, container_id: str) -> ContainerMeta | None:
+    def get(
+        self, container_id: str, load: Callable[[str], ContainerMeta | None]
+    ) -> ContainerMeta | None:
+        """The cached entry, else ``load(container_id)`` (its exceptions are not cached)."""
         meta = self._cache.get(container_id)
         if meta is not None:
             return meta
         if time.monotonic() - self._missing.get(container_id, -NEGATIVE_TTL_S) < NEGATIVE_TTL_S:
             return None
-        data = self.client.get(f"/containers/{quote(container_id)}/json")
-        if not isinstance(data, dict):
-            with self._lock:
-                self._missing[container_id] = time.monotonic()
-            return None
-        meta = self._meta(data)
+        meta = load(container_id)
         with self._lock:
-            self._cache[container_id] = meta
-            self._missing.pop(container_id, None)
+            if meta is None:
+                self._missing[container_id] = time.monotonic()
+            else:
+                self._cache[container_id] = meta
+                self._missing.pop(container_id, None)
         return meta
 
     def forget(self, container_id: str) -> None:
         with self._lock:
             self._cache.pop(container_id, None)
             self._missing.pop(container_id, None)
+
+
+class DockerResolver:
+    """Container id -> ``ContainerMeta`` from the engine, cached (``MetaCache``)."""
+
+    def __init__(self, client: DockerClient) -> None:
+        self.client = client
+        self._cache = MetaCache()
+        self._digests: dict[str, str | None] = {}
+
+    def resolve(self, container_id: str) -> ContainerMeta | None:
+        return self._cache.get(container_id, self._load)
+
+    def forget(self, container_id: str) -> None:
+        self._cache.forget(container_id)
+
+    def _load(self, container_id: str) -> ContainerMeta | None:
+        data = self.client.get(f"/containers/{quote(container_id)}/json")
+        return self._meta(data) if isinstance(data, dict) else None
 
     def _meta(self, data: dict[str, Any]) -> ContainerMeta:
         config = data.get("Config") or {}
