@@ -208,6 +208,10 @@ class Enricher:
 
     def process(self, rec: ExecRecord, cid: str | None, meta: ContainerMeta | None) -> ProcessInfo:
         snap = rec.proc
+        raced = not self.completed(rec)
+        # Whatever the pipeline found while it waited, taken now: the dicts are keyed by
+        # id(record), which a later record can reuse.
+        late = self._late.pop(id(rec), None)
         noted = self._noted(rec)
         if noted is not None:
             # The kernel's note of this exec (eBPF, same inode): taken when the exec happened,
@@ -221,32 +225,30 @@ class Enricher:
             )
             self.from_kernel += 1
         else:
-            name, args, after = self._from_proc(rec)
-        if not self.completed(rec):
+            name, args, after = self._from_proc(rec, raced, late)
+        if raced:
             snap = self._settled(rec, snap)
         name = applet_name(name, args, rec.path)
         uid = snap.uid if snap.uid is not None else self._parent_uid(snap.ppid)
         self.tree.on_exec(rec.pid, name, snap.ppid, cid, confirmed=after, uid=uid)
         return self._info(rec, snap, cid, meta, name, rec.path, args)
 
-    def _from_proc(self, rec: ExecRecord) -> tuple[str, tuple[str, ...], bool]:
+    def _from_proc(
+        self, rec: ExecRecord, raced: bool, late: tuple[str, tuple[str, ...]] | None
+    ) -> tuple[str, tuple[str, ...], bool]:
         """(name, argv, confirmed) from the /proc snapshot, read again if it raced the exec."""
         snap = rec.proc
-        after = self.completed(rec)
-        name = (snap.comm or "") if after else os.path.basename(rec.path)[:COMM_LEN]
-        args = snap.args if after else ()
-        if not after:
-            # Read again (the pipeline may have waited for the exec to complete): same process
-            # and the new exe in place -> the new program's name and argv. A busybox applet's
-            # name ("sh") differs from the file's ("busybox"), and rules match on the name.
+        if not raced:
+            return snap.comm or "", snap.args, True
+        # Read again (the pipeline may have waited for the exec to complete): same process
+        # and the new exe in place -> the new program's name and argv. A busybox applet's
+        # name ("sh") differs from the file's ("busybox"), and rules match on the name.
+        if late is None and self.exec_state(rec) == "done":
             late = self._late.pop(id(rec), None)
-            if late is None and self.exec_state(rec) == "done":
-                late = self._late.pop(id(rec), None)
-            if late is not None:
-                name, args = late
-                self.rereads += 1
-                after = True
-        return name, args, after
+        if late is None:
+            return os.path.basename(rec.path)[:COMM_LEN], (), False
+        self.rereads += 1
+        return late[0], late[1], True
 
     def _settled(self, rec: ExecRecord, snap: ProcSnapshot) -> ProcSnapshot:
         """A snapshot that raced the exec has the caller's terminal: runc's init takes the
