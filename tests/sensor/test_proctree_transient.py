@@ -62,3 +62,26 @@ def test_kernel_argv_cut_at_512_bytes_is_completed_from_proc() -> None:
     assert _fuller(cut, full) == full
     assert _fuller(cut, ("sh", "-c", "other")) == cut  # /proc shows another program: keep
     assert _fuller(full, ()) == full
+
+
+def test_a_cut_kernel_argv_is_read_again_when_the_snapshot_shows_the_caller(
+    tmp_path: Path,
+) -> None:
+    """php-fpm runs `sh -c '<long script>'`: the snapshot raced the exec (php-fpm's argv), the
+    kernel's note is cut at 512 bytes; /proc read again has the whole command line."""
+    from mamori.sensor.bpf.records import RecentExec
+    from mamori.sensor.enrich import Enricher
+    from mamori.sensor.records import ExecRecord, ProcSnapshot
+
+    script = "echo " + "QUJD" * 200 + " | base64 -d | sh"
+    full = ("sh", "-c", script)
+    write_stat(tmp_path, 50, "sh", 49)
+    (tmp_path / "50" / "cmdline").write_bytes(b"\0".join(a.encode() for a in full) + b"\0")
+    enricher = Enricher(ProcTree(proc=str(tmp_path)), None, "node", "c")
+    cut = "\0".join(full)[:511].split("\0")
+    enricher.exec_notes = lambda pid: RecentExec(7, 49, 33, "sh", tuple(cut))
+    caller = ProcSnapshot(pid=50, ppid=49, comm="php-fpm", exe="/usr/sbin/php-fpm",
+                          args=("/usr/sbin/php-fpm", script), uid=33)  # fmt: skip
+    event = enricher.event(ExecRecord(1, 50, "/bin/busybox", "fanotify", caller, ino=7))
+    assert event.process is not None
+    assert (event.process.name, event.process.args) == ("sh", ("-c", script))

@@ -22,6 +22,7 @@ from mamori.sensor.sources.procfs import parse_stat, read_file, split_cmdline
 log = logging.getLogger(__name__)
 DECISION_ONLY = "mamori.sensor.decision_only"  # an exec already reported by another source
 COMM_LEN = 15  # the kernel's TASK_COMM_LEN - 1: what proc.name holds
+KERNEL_ARGV_CUT = 511  # the eBPF note keeps 512 bytes of argv (NUL-separated, last one cut)
 
 
 def _readlink(path: str) -> str | None:
@@ -217,7 +218,7 @@ class Enricher:
             # The kernel's note of this exec (eBPF, same inode): taken when the exec happened,
             # so neither a process gone before /proc was read nor a multi-call binary (busybox
             # running busybox: the snapshot's exe is the same) can mislead it.
-            name, args, after = noted.comm, _fuller(noted.args, snap.args), True
+            name, args, after = noted.comm, self._whole_argv(rec, noted, late), True
             snap = replace(
                 snap,
                 ppid=noted.ppid if noted.ppid else snap.ppid,
@@ -232,6 +233,19 @@ class Enricher:
         uid = snap.uid if snap.uid is not None else self._parent_uid(snap.ppid)
         self.tree.on_exec(rec.pid, name, snap.ppid, cid, confirmed=after, uid=uid)
         return self._info(rec, snap, cid, meta, name, rec.path, args)
+
+    def _whole_argv(
+        self, rec: ExecRecord, noted: RecentExec, late: tuple[str, tuple[str, ...]] | None
+    ) -> tuple[str, ...]:
+        """The note's argv, completed from /proc when the kernel cut it at 512 bytes: from the
+        snapshot or the pipeline's re-read if either continues it, else read once more now (a
+        snapshot that raced the exec shows the caller's argv)."""
+        args = _fuller(noted.args, rec.proc.args)
+        if late is not None:
+            args = _fuller(args, late[1])
+        if len("\0".join(args)) < KERNEL_ARGV_CUT:
+            return args
+        return _fuller(args, split_cmdline(read_file(f"{self.proc}/{rec.pid}/cmdline") or b""))
 
     def _from_proc(
         self, rec: ExecRecord, raced: bool, late: tuple[str, tuple[str, ...]] | None
