@@ -105,6 +105,38 @@ def send_all(port: int, token: str, batches: list[bytes], clients: int) -> tuple
     return elapsed, inserted
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def cpu_by_part(server_pid: int) -> dict[str, float]:
+    """CPU seconds so far of the server (with its worker processes), of every PostgreSQL
+    process, and of this client (all its threads)."""
+    parts = {"server": 0.0, "database": 0.0, "client": time.process_time()}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        pid = int(entry.name)
+        if pid == server_pid or ppid == server_pid:
+            parts["server"] += _cpu_seconds(pid)
+        elif comm == "postgres":
+            parts["database"] += _cpu_seconds(pid)
+    return parts
+
+
 def run_backend(name: str, env: dict[str, str], args: argparse.Namespace) -> dict[str, float]:
     mamori = [sys.executable, "-m", "mamori"]
     subprocess.run([*mamori, "db", "upgrade"], env=env, check=True, capture_output=True)
@@ -137,11 +169,14 @@ def run_backend(name: str, env: dict[str, str], args: argparse.Namespace) -> dic
             time.sleep(0.1)
         batches = make_batches(args.alerts, args.batch, name)
         send_all(port, token, make_batches(2000, args.batch, "warmup"), args.clients)
+        before = cpu_by_part(server.pid)
         new_s, inserted = send_all(port, token, batches, args.clients)
+        after = cpu_by_part(server.pid)
         dup_s, again = send_all(port, token, batches, args.clients)
         if inserted != args.alerts or again != 0:
             raise SystemExit(f"{name}: inserted {inserted} then {again}; expected {args.alerts}, 0")
-        return {"new": args.alerts / new_s, "resend": args.alerts / dup_s}
+        cpu = {k: (after[k] - before[k]) / args.alerts * 1e6 for k in before}
+        return {"new": args.alerts / new_s, "resend": args.alerts / dup_s, **cpu}
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -178,6 +213,13 @@ def main() -> None:
     for name, r in results.items():
         verdict = "meets goal" if r["new"] >= goals[name] else "below goal"
         print(f"{name:<10} {r['new']:>14,.0f} {r['resend']:>12,.0f} {goals[name]:>8,}  {verdict}")
+    for name, r in results.items():
+        print(
+            f"{name}: CPU per new alert: server {r['server']:.0f} us, database "
+            f"{r['database']:.0f} us, client {r['client']:.0f} us "
+            f"(sum {r['server'] + r['database'] + r['client']:.0f} us; 2 cores give "
+            f"{2e6 / (r['server'] + r['database'] + r['client']):,.0f} alerts/s at most)"
+        )
     print("peer: none runs here (Defender for Containers is a hosted service); no ratio printed")
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import re
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -14,7 +14,6 @@ from typing_extensions import TypedDict
 from mamori.core.errors import ValidationError
 
 I = TypeVar("I")  # noqa: E741 (the input TypedDict)
-C = TypeVar("C")
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,9 +23,11 @@ class ItemError:
 
 
 @dataclass(slots=True)
-class BatchResult(Generic[C]):
+class BatchResult(Generic[I]):
+    """The validated items (as parsed, not yet converted) and each bad item's errors."""
+
     received: int = 0
-    valid: list[C] = field(default_factory=list)
+    valid: list[I] = field(default_factory=list)
     errors: list[ItemError] = field(default_factory=list)
 
 
@@ -79,9 +80,10 @@ def _items(body: bytes, key: str) -> list[Any]:
 
 def _validate_fast(whole: TypeAdapter[Any], body: bytes, key: str) -> list[Any] | None:
     """All items checked in one pass, or None when anything is off (the slow path says what)."""
-    if b"NaN" in body or b"Infinity" in body or b"\\u0000" in body:
+    if b"NaN" in body or b"Infinity" in body or _SUSPECT_ESCAPE.search(body):
         # pydantic-core's parser accepts NaN and Infinity, which are not JSON; PostgreSQL
-        # cannot store NUL characters: the slow path rejects those items one by one.
+        # cannot store NUL characters, and no store can encode an unpaired surrogate: the slow
+        # path rejects those items one by one (a surrogate pair, an emoji, is fine there).
         return None
     try:
         items: list[Any] = whole.validate_json(body)[key]
@@ -90,9 +92,7 @@ def _validate_fast(whole: TypeAdapter[Any], body: bytes, key: str) -> list[Any] 
     return items
 
 
-def ingest_batch(
-    body: bytes, key: str, item: type[I], convert: Callable[[I], C], max_items: int
-) -> BatchResult[C]:
+def ingest_batch(body: bytes, key: str, item: type[I], max_items: int) -> BatchResult[I]:
     """Validate a batch body. Fast path: pydantic-core parses and checks the JSON in one pass;
     only when something is wrong is each item parsed and checked on its own."""
     whole, one = _adapters(key, item)
@@ -100,39 +100,55 @@ def ingest_batch(
     if parsed is not None:
         if len(parsed) > max_items:
             raise ValidationError(f"batch has {len(parsed)} items; at most {max_items} allowed")
-        return BatchResult(len(parsed), [convert(p) for p in parsed])
+        return BatchResult(len(parsed), parsed)
     items = _items(body, key)
     if len(items) > max_items:
         raise ValidationError(f"batch has {len(items)} items; at most {max_items} allowed")
-    result: BatchResult[C] = BatchResult(len(items))
+    result: BatchResult[I] = BatchResult(len(items))
     for index, raw in enumerate(items):
-        nul = _nul_at(raw, ())
-        if nul is not None:
-            where = ".".join(str(p) for p in nul) or "(item)"
-            result.errors.append(ItemError(index, [{"loc": where, "msg": _NUL_MESSAGE}]))
+        bad = _bad_text_at(raw, ())
+        if bad is not None:
+            where = ".".join(str(p) for p in bad[0]) or "(item)"
+            result.errors.append(ItemError(index, [{"loc": where, "msg": bad[1]}]))
             continue
         try:
-            result.valid.append(convert(one.validate_python(raw)))
+            result.valid.append(one.validate_python(raw))
         except PydanticError as exc:
             result.errors.append(ItemError(index, [_describe(e, 0) for e in exc.errors()]))
     return result
 
 
+# \u0000, or a \uD800-\uDFFF escape (half of a surrogate pair, or an unpaired one).
+_SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
 _NUL_MESSAGE = "text must not contain NUL (\\u0000) characters"
+_SURROGATE_MESSAGE = "text must not contain unpaired UTF-16 surrogates (\\ud800-\\udfff)"
 
 
-def _nul_at(value: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
-    """Where the first NUL character is in a parsed JSON value, or None."""
+def _bad_text(text: str) -> str | None:
+    found = _BAD_TEXT.search(text)
+    if found is None:
+        return None
+    return _NUL_MESSAGE if found.group() == "\x00" else _SURROGATE_MESSAGE
+
+
+def _bad_text_at(
+    value: Any, loc: tuple[str | int, ...]
+) -> tuple[tuple[str | int, ...], str] | None:
+    """Where the first text no store can keep (NUL, an unpaired surrogate) is in a parsed JSON
+    value, and why; None when there is none."""
     if isinstance(value, str):
-        return loc if "\x00" in value else None
+        why = _bad_text(value)
+        return None if why is None else (loc, why)
     if isinstance(value, dict):
         for key, sub in value.items():
-            found = (*loc, key) if "\x00" in key else _nul_at(sub, (*loc, key))
+            why = _bad_text(key)
+            found = ((*loc, key), why) if why is not None else _bad_text_at(sub, (*loc, key))
             if found is not None:
                 return found
     elif isinstance(value, list):
         for i, sub in enumerate(value):
-            found = _nul_at(sub, (*loc, i))
+            found = _bad_text_at(sub, (*loc, i))
             if found is not None:
                 return found
     return None

@@ -7,15 +7,34 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic_core import to_json
 from sqlalchemy import ColumnElement, func, select
 
 from mamori.core.alertjson import resource_to_dict
 from mamori.core.findings import Alert, AlertStatus, Comment, Mitre, ResourceRef
 from mamori.core.severity import Severity
-from mamori.store._common import utc
+from mamori.store._common import now, utc
 from mamori.store.models import ALERT_COMMENTS, ALERTS
 from mamori.store.query import Filters
 from mamori.store.records import RecordRepository
+
+# PostgreSQL's bulk path: the rows come from one JSON document, parsed by the server in C.
+# Defaults and normalisation are alert_from_input's and _to_row's: source "syscall", output "",
+# fields {}, no resources or tags, a resource's unset parts left out (json_strip_nulls: a
+# resource is one flat object), status new, not simulated.
+_FROM_WIRE = """
+INSERT INTO alerts (id, time, rule, severity, source, output, mitre_tactic, mitre_technique,
+    fields, resources, tags, cluster, namespace, node, status, simulated, ingested_at)
+SELECT x.id, x.time, x.rule, x.severity, coalesce(x.source, 'syscall'), coalesce(x.output, ''),
+    x.mitre ->> 'tactic', x.mitre ->> 'technique', coalesce(x.fields, '{}'),
+    coalesce(json_strip_nulls(x.resources), '[]'), coalesce(x.tags, '[]'),
+    x.cluster, x.namespace, x.node, 'new', coalesce(x.simulated, false), %s
+FROM json_to_recordset(%s::json) AS x(id text, time timestamptz, rule text, severity smallint,
+    source text, output text, mitre json, fields json, resources json, tags json,
+    cluster text, namespace text, node text, simulated boolean)
+ON CONFLICT DO NOTHING
+RETURNING id
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +49,26 @@ class AlertRepository(RecordRepository[Alert]):
     comments = ALERT_COMMENTS
     comment_fk = "alert_id"
     noun = "alert"
+
+    @property
+    def bulk_from_wire(self) -> bool:
+        """Whether :meth:`insert_wire` is this store's fast path (PostgreSQL)."""
+        return self._engine.dialect.name == "postgresql"
+
+    def insert_wire(self, items: list[dict[str, Any]]) -> set[str]:
+        """PostgreSQL: store validated alerts in their wire form (``AlertIn``, with ``id`` set
+        and ``severity`` as its level), the same rows :meth:`insert` would write for their
+        ``alert_from_input`` objects. One statement reads them from one JSON document, which
+        spares ~100 us of Python per alert (objects, rows, COPY); idempotent like ``insert``.
+        Returns the ids newly stored."""
+        if not items:
+            return set()
+        payload = to_json(items).decode()
+        with self._engine.begin() as conn:
+            driver: Any = conn.connection.driver_connection
+            with driver.cursor() as cur:
+                cur.execute(_FROM_WIRE, (now(), payload))
+                return {r[0] for r in cur.fetchall()}
 
     def _to_row(self, record: Alert, ingested_at: datetime) -> dict[str, Any]:
         a = record

@@ -20,6 +20,7 @@ from mamori.server.schemas import (
     AlertPatch,
     FindingIn,
     FindingPatch,
+    alert_bulk_input,
     alert_from_input,
     alert_out,
     finding_from_input,
@@ -80,15 +81,14 @@ def _ingest(
     body: bytes,
     key: str,
     model: Any,
-    convert: Callable[[Any], Any],
-    repo: RecordRepository[Any],
+    store: Callable[[list[Any]], set[str]],
 ) -> JSONResponse:
     metrics = _metrics(request)
     try:
-        result = ingest_batch(body, key, model, convert, request.app.state.max_items)
+        result = ingest_batch(body, key, model, request.app.state.max_items)
     except ValidationError as exc:
         raise _bad_request(exc) from None
-    inserted = repo.insert(result.valid) if result.valid else set()
+    inserted = store(result.valid) if result.valid else set()
     metrics.ingested.labels(key).inc(len(inserted))
     metrics.duplicates.labels(key).inc(len(result.valid) - len(inserted))
     metrics.rejected.labels(key).inc(len(result.errors))
@@ -135,10 +135,14 @@ def _triage(
 @router.post("/alerts:batch", summary="Ingest a batch of alerts (idempotent by id)")
 async def ingest_alerts(request: Request, _: Ingester) -> JSONResponse:
     body = await request.body()
-    db = _db(request)
-    return await run_in_threadpool(
-        _ingest, request, body, "alerts", AlertIn, alert_from_input, db.alerts
-    )
+    alerts = _db(request).alerts
+
+    def store(items: list[AlertIn]) -> set[str]:
+        if alerts.bulk_from_wire:  # PostgreSQL reads the rows from one JSON document
+            return alerts.insert_wire([alert_bulk_input(a) for a in items])
+        return alerts.insert([alert_from_input(a) for a in items])
+
+    return await run_in_threadpool(_ingest, request, body, "alerts", AlertIn, store)
 
 
 @router.get("/alerts", summary="List alerts, newest first")
@@ -190,10 +194,12 @@ def patch_alert(request: Request, alert_id: str, patch: AlertPatch, who: Admin) 
 @router.post("/findings:batch", summary="Ingest a batch of findings (idempotent by id)")
 async def ingest_findings(request: Request, _: Ingester) -> JSONResponse:
     body = await request.body()
-    db = _db(request)
-    return await run_in_threadpool(
-        _ingest, request, body, "findings", FindingIn, finding_from_input, db.findings
-    )
+    findings = _db(request).findings
+
+    def store(items: list[FindingIn]) -> set[str]:
+        return findings.insert([finding_from_input(f) for f in items])
+
+    return await run_in_threadpool(_ingest, request, body, "findings", FindingIn, store)
 
 
 @router.get("/findings", summary="List findings, newest first")
