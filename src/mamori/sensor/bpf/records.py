@@ -88,6 +88,8 @@ class ExecEvent:
 
     def loader_target(self) -> str | None:
         """A direct exec of the dynamic loader with a program to run: that program's path."""
+        if "ld-" not in self.filename and "ld-" not in self.exe_name:
+            return None  # every exec asks: the common answer without basename() calls
         names = (os.path.basename(self.filename), self.exe_name)
         if not any(n.startswith(LOADERS) for n in names):
             return None
