@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
@@ -12,8 +13,9 @@ import pytest
 from mamori.core.events import Event, EventKind
 from mamori.sensor.bpf.build import BpfBuildError, build, cache_key
 from mamori.sensor.runtime import Sensor, SensorOptions
+from mamori.sensor.sources.procfs import parse_stat
 from tests.conftest import unavailable
-from tests.sensor.conftest import K8S_LABELS, Containers
+from tests.sensor.conftest import K8S_LABELS, Containers, docker, exec_with_tty
 
 pytestmark = [pytest.mark.docker, pytest.mark.root, pytest.mark.slow]
 LOOP = "for i in $(seq 2000); do /bin/true; done"
@@ -114,6 +116,39 @@ def test_ebpf_2000_execs_with_identity(
     assert status["ebpf"]["drops"] == 0
     assert status["stats"]["errors"] == 0
     assert status["stats"]["dropped_queue"] == 0
+
+
+def test_ebpf_exec_carries_tty_vpid_and_start_as_proc_says(
+    ebpf_sensor: tuple[Sensor, Events], containers: Containers
+) -> None:
+    """tty, the namespace pid and the start time come with the kernel's record, not from a
+    /proc read: equal to what /proc says while the process lives, and present for one that
+    exits at once."""
+    sensor, events = ebpf_sensor
+    cid = containers.run("sh", "-c", "exec sleep 30", detach=True)
+    assert exec_with_tty(cid, "sh", "-c", "exec /bin/true") == 0
+    _settle(sensor, lambda: len(events.of(EventKind.PROCESS_EXEC, cid)) >= 2, timeout=15)
+    # busybox's shell runs an applet (sleep) through /proc/self/exe: found by name
+    got = {e.process.name: e for e in events.of(EventKind.PROCESS_EXEC, cid) if e.process}
+    sleep = got["sleep"].process
+    assert sleep is not None
+    pid = int(docker("inspect", "-f", "{{.State.Pid}}", cid))
+    stat = Path(f"/proc/{pid}/stat").read_bytes()
+    _, _, tty_nr, start_ticks = parse_stat(stat)  # type: ignore[misc]
+    assert sleep.pid == pid
+    assert sleep.vpid == 1  # the container's init
+    assert sleep.tty == tty_nr == 0
+    assert sleep.start_ns is not None  # from the kernel's start time, as /proc counts it
+    ticks = os.sysconf("SC_CLK_TCK")
+    boot_ns = time.time_ns() - time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+    assert abs(sleep.start_ns - (boot_ns + start_ticks * 1_000_000_000 // ticks)) < 5_000_000
+    assert abs(sleep.start_ns - time.time_ns()) < 60 * 1_000_000_000
+    true = got["true"].process
+    assert true is not None
+    assert true.tty is not None
+    assert true.tty >> 8 == 136  # a pseudo-terminal (/dev/pts/N), though true exited at once
+    assert true.vpid is not None
+    assert true.vpid > 1
 
 
 def test_ebpf_failed_connect_from_network_none(

@@ -37,7 +37,7 @@ def _hdr(kind: int, tgid: int = 42, uid: int = 1000, cg: int = 77, comm: bytes =
 def test_sizes_match_the_c_layouts() -> None:
     """The C source states each struct's size in a comment; the formats must agree."""
     stated = dict(re.findall(r"struct (\w+) \{[^}]*\}; /\* (\d+) bytes \*/", SOURCE))
-    assert int(stated["exec_ev"]) == struct.calcsize(EXEC_FMT) == 872
+    assert int(stated["exec_ev"]) == struct.calcsize(EXEC_FMT) == 888
     assert int(stated["connect_ev"]) == struct.calcsize(CONNECT_FMT) == 72
     assert int(stated["open_ev"]) == struct.calcsize(OPEN_FMT) == 312
     assert int(stated["hdr"]) == struct.calcsize(ebpf.HDR) == 40
@@ -56,6 +56,9 @@ def test_parse_exec() -> None:
         len(b"/lib64/ld-linux-x86-64.so.2"),
         len(args),
         0,
+        (136 << 8) | 3,  # /dev/pts/3, as stat's tty_nr
+        12,
+        5_000_000_000 + 12_345,
         b"ld-linux-x86-64.so.2",
         b"/lib64/ld-linux-x86-64.so.2\0garbage",
         args + b"ENV=leak",
@@ -69,6 +72,8 @@ def test_parse_exec() -> None:
     assert e.deleted
     assert not e.memfd
     assert e.loader_target() == "./payload"
+    assert (e.tty, e.vpid) == ((136 << 8) | 3, 12)
+    assert e.start_ticks == 5 * os.sysconf("SC_CLK_TCK")  # whole ticks, as /proc rounds
 
 
 def test_unset_loginuid_and_memfd_flags() -> None:
@@ -83,6 +88,9 @@ def test_unset_loginuid_and_memfd_flags() -> None:
         5,
         5,
         1,
+        0,
+        0,
+        0,
         b"memfd:runc_cloned:/proc/self/exe",
         b"/x/y",
         b"runc\0",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import pwd
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from types import MappingProxyType
@@ -39,10 +40,21 @@ def _fuller(noted: tuple[str, ...], read: tuple[str, ...]) -> tuple[str, ...]:
     return read if len(full) > len(part) and full.startswith(part) else noted
 
 
+_TICK_NS = 1_000_000_000 // os.sysconf("SC_CLK_TCK")
+# Boot time on the wall clock, once: /proc's starttime counts clock ticks since boot.
+_BOOT_NS = time.time_ns() - time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+
+
+def _start_ns(start_ticks: int | None) -> int | None:
+    """``proc.start_ns`` (Falco's ``proc.duration`` is taken from it) from /proc's starttime."""
+    return None if start_ticks is None else _BOOT_NS + start_ticks * _TICK_NS
+
+
 def applet_name(name: str, argv: tuple[str, ...], path: str) -> str:
     """``proc.name`` of an exec through ``/proc/self/exe``: the kernel names it ``exe``, but the
-    program is argv[0] (Debian's busybox shell runs its applets so: ``grep`` is ``exe``)."""
-    if name == "exe" and argv and os.path.basename(path) != "exe":
+    program is argv[0] (Debian's busybox shell runs its applets so: ``grep`` is ``exe``). The
+    path is the file (fanotify) or what execve was given (eBPF: ``/proc/self/exe`` itself)."""
+    if name == "exe" and argv and (os.path.basename(path) != "exe" or path.startswith("/proc/")):
         return os.path.basename(argv[0])[:COMM_LEN] or name
     return name
 
@@ -342,4 +354,5 @@ class Enricher:
             exe_ino=rec.ino if rec.network is None and rec.file is None else None,
             exe_ino_ctime_ns=rec.ctime_ns,
             exe_ino_mtime_ns=rec.mtime_ns,
+            start_ns=_start_ns(snap.start_ticks),
         )

@@ -60,10 +60,13 @@ struct exec_ev {
 	__u16 filename_len;
 	__u16 args_len;
 	__u32 nlink;
+	__u32 tty;	/* as /proc/<pid>/stat's tty_nr; 0: none */
+	__u32 vpid;	/* the pid in the process's own pid namespace */
+	__u64 start_ns; /* task->start_boottime: /proc's starttime in ns */
 	char exe_name[NAME_LEN];
 	char filename[PATH_LEN];
 	char args[ARGS_LEN];
-}; /* 872 bytes */
+}; /* 888 bytes */
 
 struct connect_ev {
 	struct hdr h;
@@ -260,6 +263,29 @@ static __always_inline void remember(struct task_struct *task, struct exec_ev *e
 		r->args_len = len;
 }
 
+/* What /proc/<pid>/stat and status would say, read here so that a process that exits at once
+ * (`docker run --rm ... true`) still has them, and no /proc read is needed per exec. */
+static __always_inline void fill_proc(struct task_struct *task, struct exec_ev *e)
+{
+	struct tty_struct *tty = BPF_CORE_READ(task, signal, tty);
+	struct pid *pid = BPF_CORE_READ(task, thread_pid);
+	unsigned int level = BPF_CORE_READ(pid, level);
+	struct upid up = {};
+	__u32 major, minor;
+
+	e->tty = 0;
+	if (tty) {
+		major = BPF_CORE_READ(tty, driver, major);
+		minor = BPF_CORE_READ(tty, driver, minor_start) + BPF_CORE_READ(tty, index);
+		/* new_encode_dev(), as proc_pid_stat() reports it */
+		e->tty = (minor & 0xff) | (major << 8) | ((minor & ~0xffU) << 12);
+	}
+	e->vpid = 0;
+	if (level < 32 && bpf_probe_read_kernel(&up, sizeof(up), &pid->numbers[level]) == 0)
+		e->vpid = up.nr;
+	e->start_ns = BPF_CORE_READ(task, start_boottime);
+}
+
 SEC("tp/sched/sched_process_exec")
 int mamori_exec(struct trace_event_raw_sched_process_exec *ctx)
 {
@@ -298,6 +324,7 @@ int mamori_exec(struct trace_event_raw_sched_process_exec *ctx)
 	e->nlink = BPF_CORE_READ(inode, __i_nlink);
 	if (e->nlink == 0)
 		e->flags |= FLAG_DELETED;
+	fill_proc(task, e);
 	__builtin_memset(e->exe_name, 0, sizeof(e->exe_name));
 	bpf_probe_read_kernel_str(e->exe_name, sizeof(e->exe_name),
 				  BPF_CORE_READ(exe, f_path.dentry, d_name.name));

@@ -13,7 +13,7 @@ import struct
 from dataclasses import dataclass
 
 HDR = "<IIIIQ16s"
-EXEC_FMT = HDR + "IIQIIHHI32s256s512s"
+EXEC_FMT = HDR + "IIQIIHHIIIQ32s256s512s"
 CONNECT_FMT = HDR + "iHHHHi16s"
 OPEN_FMT = HDR + "iIIHH256s"
 EXEC_SIZE, CONNECT_SIZE, OPEN_SIZE = (struct.calcsize(f) for f in (EXEC_FMT, CONNECT_FMT, OPEN_FMT))
@@ -22,6 +22,7 @@ KIND_EXEC, KIND_CONNECT, KIND_OPEN = 1, 2, 3
 FLAG_MEMFD, FLAG_DELETED, FLAG_LOGINUID = 1, 2, 4
 MATCH_PATH, MATCH_BASENAME, MATCH_RELATIVE = 1, 2, 3
 AT_FDCWD = -100
+TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 RUNC_MEMFD = "memfd:runc_cloned:/proc/self/exe"  # runc's own clone: not drift (Falco agrees)
 LOADERS = ("ld-linux", "ld-musl")
 RINGBUF_POLL_MS = 200
@@ -73,6 +74,14 @@ class ExecEvent:
     exe_name: str
     filename: str
     args: tuple[str, ...]
+    tty: int = 0  # /proc's tty_nr
+    vpid: int = 0  # 0: unknown
+    start_ns: int = 0  # since boot (task->start_boottime)
+
+    @property
+    def start_ticks(self) -> int:
+        """/proc/<pid>/stat's starttime (clock ticks since boot)."""
+        return self.start_ns // (1_000_000_000 // TICKS_PER_S)
 
     @property
     def memfd(self) -> bool:
@@ -183,6 +192,9 @@ def parse_event(data: bytes) -> BpfEvent | None:
             flen,
             alen,
             nlink,
+            tty,
+            vpid,
+            start_ns,
             name,
             fn,
             av,
@@ -201,6 +213,9 @@ def parse_event(data: bytes) -> BpfEvent | None:
             _cstr(name),
             _cstr(fn, flen),
             args,
+            tty,
+            vpid,
+            start_ns,
         )
     if kind == KIND_CONNECT and len(data) >= CONNECT_SIZE:
         (_, tgid, uid, _, cg, comm, ret, family, port, stype, _, fd, addr) = struct.unpack_from(

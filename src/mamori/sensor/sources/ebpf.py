@@ -45,13 +45,7 @@ from mamori.sensor.identity.cgroup import container_from_cgroup
 from mamori.sensor.identity.cgroup2 import CgroupIds
 from mamori.sensor.records import ExecRecord, ProcSnapshot
 from mamori.sensor.sources.base import SourceUnavailable
-from mamori.sensor.sources.procfs import (
-    ALL_PARTS,
-    parse_stat,
-    parse_vpid,
-    read_file,
-    read_snapshot,
-)
+from mamori.sensor.sources.procfs import ALL_PARTS, read_snapshot
 
 GATHER_S = 0.004
 log = logging.getLogger(__name__)
@@ -245,20 +239,19 @@ class EbpfSource:
         if self._host_dropped(host):
             return None
         self.counts["exec"] += 1
-        extra = self._extra_proc(e.hdr.tgid)
         snap = ProcSnapshot(
             pid=e.hdr.tgid,
             ppid=e.ppid,
             comm=e.hdr.comm,
             exe=e.filename,  # the snapshot is post-exec: Enricher.completed() holds
             args=e.args,
-            cwd=extra.cwd,
+            cwd=self._cwd(e.hdr.tgid),
             uid=e.hdr.uid,
             loginuid=e.loginuid,
-            tty=extra.tty,
+            tty=e.tty,
             cgroup=cgroup,
-            start_ticks=extra.start_ticks,
-            vpid=extra.vpid,
+            start_ticks=e.start_ticks,
+            vpid=e.vpid or None,
         )
         flags = MappingProxyType({"from_memfd": e.memfd and not e.runc_clone, "deleted": e.deleted})
         record = ExecRecord(
@@ -291,25 +284,14 @@ class EbpfSource:
         self.counts["host"] += 1
         return True
 
-    def _extra_proc(self, pid: int) -> ProcSnapshot:
-        """What the event lacks, from /proc, and only what the rules use (``parts``): tty and
-        start time (stat, always: proc.tty is not in ``parts``), cwd, vpid (status).
-        pid/ppid/uid/comm/argv/loginuid are the event's."""
-        base = f"{self.proc}/{pid}"
-        stat = read_file(base + "/stat", 4096)
-        parsed = parse_stat(stat) if stat else None
-        status = read_file(base + "/status", 8192) if "status" in self.parts else None
-        cwd = None
-        if "cwd" in self.parts:
-            with contextlib.suppress(OSError):
-                cwd = os.readlink(base + "/cwd")
-        return ProcSnapshot(
-            pid,
-            cwd=cwd,
-            tty=parsed[2] if parsed else None,
-            start_ticks=parsed[3] if parsed else None,
-            vpid=parse_vpid(status) if status else None,
-        )
+    def _cwd(self, pid: int) -> str | None:
+        """The one thing the exec record lacks that a rule may use (``parts``): the cwd.
+        tty, start time and vpid come from the kernel with the record."""
+        if "cwd" not in self.parts:
+            return None
+        with contextlib.suppress(OSError):
+            return os.readlink(f"{self.proc}/{pid}/cwd")
+        return None
 
     def _running(self, hdr: Header) -> ProcSnapshot:
         recent = self._recent.get(hdr.tgid)
