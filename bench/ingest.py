@@ -149,7 +149,8 @@ def run_backend(name: str, env: dict[str, str], args: argparse.Namespace) -> dic
     ).stdout.strip()
     port = free_port()
     server = subprocess.Popen(
-        [*mamori, "up", "--port", str(port), "--workers", str(args.workers)],
+        # Without the local sensor (on by default as root): this measures the API alone.
+        [*mamori, "up", "--port", str(port), "--workers", str(args.workers), "--no-sensor"],
         env={**env, "MAMORI_LOG_LEVEL": "warning"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -427,3 +427,28 @@ def test_postgres_bulk_path_stores_what_the_object_path_stores(postgres_url: str
             assert got == replace(db.alerts.get(o.id), id=got.id)
     finally:
         db.close()
+
+
+SEVERITIES: list[Any] = ["notice", "NOTICE", " notice ", "warn", "Info", "crit", "nope", 3, 0, 7]
+SEVERITIES += [8, -1, True, "3", 3.0, None]
+TIMES: list[Any] = ["2026-11-01T00:00:00Z", "2026-11-01T05:00:00+05:00", "2026-11-01T00:00:00"]
+TIMES += ["0001-01-01T00:30:00+01:00", "9999-12-31T23:00:00-05:00", 1_700_000_000, "2026-11-01"]
+TIMES += ["garbage", None]
+
+
+@pytest.mark.parametrize("severity", SEVERITIES)
+@pytest.mark.parametrize("when", TIMES)
+def test_the_fast_path_decides_as_the_full_types(severity: Any, when: Any) -> None:
+    """The one-pass check (core-only types, then UTC) keeps exactly what the full types keep,
+    with the same values; what it refuses, the slow path reports with the full types."""
+    from mamori.server.ingest import FastPath, ingest_batch
+    from mamori.server.schemas import AlertIn, AlertInFast, finish_time
+
+    body = json.dumps({"alerts": [{"time": when, "rule": "r", "severity": severity}]}).encode()
+    fast = ingest_batch(body, "alerts", AlertIn, 10, FastPath(AlertInFast, finish_time))
+    full = ingest_batch(body, "alerts", AlertIn, 10)
+    assert fast.valid == full.valid
+    assert [(e.index, e.errors) for e in fast.errors] == [(e.index, e.errors) for e in full.errors]
+    for item in fast.valid:
+        assert item["time"].utcoffset() is not None
+        assert not item["time"].utcoffset()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -29,6 +30,15 @@ class BatchResult(Generic[I]):
     received: int = 0
     valid: list[I] = field(default_factory=list)
     errors: list[ItemError] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class FastPath:
+    """A core-only variant of the item type for the one-pass check of a whole batch, and what
+    to do to each item after it (may raise ValueError: the slow path then decides)."""
+
+    item: Any
+    finish: Callable[[Any], None]
 
 
 _ADAPTERS: dict[tuple[str, Any], tuple[TypeAdapter[Any], TypeAdapter[Any]]] = {}
@@ -92,11 +102,21 @@ def _validate_fast(whole: TypeAdapter[Any], body: bytes, key: str) -> list[Any] 
     return items
 
 
-def ingest_batch(body: bytes, key: str, item: type[I], max_items: int) -> BatchResult[I]:
-    """Validate a batch body. Fast path: pydantic-core parses and checks the JSON in one pass;
-    only when something is wrong is each item parsed and checked on its own."""
-    whole, one = _adapters(key, item)
+def ingest_batch(
+    body: bytes, key: str, item: type[I], max_items: int, fast: FastPath | None = None
+) -> BatchResult[I]:
+    """Validate a batch body. Fast path: pydantic-core parses and checks the JSON in one pass
+    (with ``fast``'s item type when given); only when something is wrong is each item parsed
+    and checked on its own, with ``item``."""
+    whole = _adapters(key, fast.item if fast else item)[0]
+    one = _adapters(key, item)[1]
     parsed: list[I] | None = _validate_fast(whole, body, key)
+    if parsed is not None and fast is not None:
+        try:
+            for p in parsed:
+                fast.finish(p)
+        except ValueError:
+            parsed = None
     if parsed is not None:
         if len(parsed) > max_items:
             raise ValidationError(f"batch has {len(parsed)} items; at most {max_items} allowed")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, NotRequired
+from typing import Annotated, Any, NotRequired, get_type_hints
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, with_config
 from typing_extensions import TypedDict
@@ -119,6 +119,32 @@ class FindingIn(TypedDict):
     resource: ResourceIn
     details: NotRequired[dict[str, Any]]
     remediation: NotRequired[Annotated[str, Field(max_length=65536)] | None]
+
+
+# The ingest fast path checks a whole batch in pydantic-core: the same TypedDicts, but with
+# the two checks that call Python for every item (severity, time) done by the core alone.
+# What these accept, the full types accept with the same values (times are made UTC after,
+# by ``finish_time``); anything else goes to the slow path, item by item with the full types
+# and their messages. About 5 us less per alert (bench/ingest.py).
+FastSeverity = SeverityName | SeverityLevel
+
+
+def _core_only(td: Any, name: str) -> Any:
+    swap: list[tuple[Any, Any]] = [(SeverityIn, FastSeverity), (TimeIn, datetime)]
+    hints = get_type_hints(td, include_extras=True)
+    fields = {k: next((new for old, new in swap if v == old), v) for k, v in hints.items()}
+    fast = TypedDict(name, fields)  # type: ignore[misc]
+    fast.__pydantic_config__ = _FORBID  # type: ignore[attr-defined]
+    return fast
+
+
+AlertInFast = _core_only(AlertIn, "AlertInFast")
+FindingInFast = _core_only(FindingIn, "FindingInFast")
+
+
+def finish_time(item: Any) -> None:
+    """What ``TimeIn`` does after parsing; raises ValueError where it would refuse."""
+    item["time"] = _aware(item["time"])
 
 
 def _sev(value: str | int) -> Severity:

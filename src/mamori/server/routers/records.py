@@ -13,18 +13,21 @@ from fastapi.responses import JSONResponse
 from mamori.core.errors import NotFoundError, ValidationError
 from mamori.core.findings import Alert, Finding
 from mamori.server.auth import require
-from mamori.server.ingest import ingest_batch
+from mamori.server.ingest import FastPath, ingest_batch
 from mamori.server.metrics import Metrics
 from mamori.server.schemas import (
     AlertIn,
+    AlertInFast,
     AlertPatch,
     FindingIn,
+    FindingInFast,
     FindingPatch,
     alert_bulk_input,
     alert_from_input,
     alert_out,
     finding_from_input,
     finding_out,
+    finish_time,
     parse_severities,
 )
 from mamori.store.accounts import Principal, Scope
@@ -33,6 +36,8 @@ from mamori.store.query import Cursor, Filters
 from mamori.store.records import RecordRepository
 
 router = APIRouter(prefix="/api/v1")
+_ALERT_FAST = FastPath(AlertInFast, finish_time)
+_FINDING_FAST = FastPath(FindingInFast, finish_time)
 
 Reader = Annotated[Principal, Depends(require(Scope.READ))]
 Admin = Annotated[Principal, Depends(require(Scope.ADMIN))]
@@ -81,11 +86,12 @@ def _ingest(
     body: bytes,
     key: str,
     model: Any,
+    fast: FastPath,
     store: Callable[[list[Any]], set[str]],
 ) -> JSONResponse:
     metrics = _metrics(request)
     try:
-        result = ingest_batch(body, key, model, request.app.state.max_items)
+        result = ingest_batch(body, key, model, request.app.state.max_items, fast)
     except ValidationError as exc:
         raise _bad_request(exc) from None
     inserted = store(result.valid) if result.valid else set()
@@ -142,7 +148,7 @@ async def ingest_alerts(request: Request, _: Ingester) -> JSONResponse:
             return alerts.insert_wire([alert_bulk_input(a) for a in items])
         return alerts.insert([alert_from_input(a) for a in items])
 
-    return await run_in_threadpool(_ingest, request, body, "alerts", AlertIn, store)
+    return await run_in_threadpool(_ingest, request, body, "alerts", AlertIn, _ALERT_FAST, store)
 
 
 @router.get("/alerts", summary="List alerts, newest first")
@@ -199,7 +205,9 @@ async def ingest_findings(request: Request, _: Ingester) -> JSONResponse:
     def store(items: list[FindingIn]) -> set[str]:
         return findings.insert([finding_from_input(f) for f in items])
 
-    return await run_in_threadpool(_ingest, request, body, "findings", FindingIn, store)
+    return await run_in_threadpool(
+        _ingest, request, body, "findings", FindingIn, _FINDING_FAST, store
+    )
 
 
 @router.get("/findings", summary="List findings, newest first")
