@@ -1,0 +1,251 @@
+"""``--target kubernetes``: the scenarios' victims as pods on a cluster, through ``kubectl``.
+
+Per run: one preflight ``kubectl get namespace`` (kubectl there, cluster reachable, no earlier
+run's namespace left), then per namespace the scenarios use (``mamori-sim``, and
+``mamori-sim-quiet`` for S7h) a ``kubectl apply`` of the namespace, the victim's ServiceAccount
+and a deny-all NetworkPolicy. Per scenario: ``kubectl apply`` of a victim pod named as on
+Docker (``mamori-sim-<scenario>-<run id>``: the judge attributes alerts by pod), ``kubectl
+wait --for=condition=Ready``, then ``kubectl exec`` per step. ``kubectl exec`` has no ``-u``:
+a step run as a user goes through the image's busybox ``su`` (``su -s /bin/sh USER -c 'exec
+"$0" "$@"' ARGV...``), which execs the step's argv as that user, so the process tree under it
+is the same as after ``docker exec -u``. At the end, always (error, Ctrl-C), unless ``keep``:
+``kubectl delete namespace --wait=false`` per namespace.
+
+The control-plane steps stay synthetic audit events posted to mamori (as on Docker): a real
+cluster's API server audit log reaches mamori only when the user ships it there, and the S9
+objects (a LoadBalancer Service, a cluster-wide admission webhook, cluster-admin for a
+ServiceAccount) are not things to create on someone's cluster to test a pipeline.
+
+Every call is an argv list (no shell); ``--kubeconfig``/``--context`` go before the verb.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mamori.simulate import image
+from mamori.simulate.audit_events import SIM_NAMESPACE
+from mamori.simulate.kubernetes import namespace_docs, to_yaml, victim_pod
+from mamori.simulate.runner import (
+    SetupError,
+    SimulationError,
+    Started,
+    docker,
+    run_with_tty,
+)
+from mamori.simulate.scenarios import Exec, Scenario
+
+DESCRIBE_LINES = 15
+REMOTE_EXIT = "command terminated with exit code"  # kubectl's line when the command failed
+
+
+def as_user(user: str | None, argv: Sequence[str]) -> list[str]:
+    """``argv`` run as ``user`` inside the container (root there): busybox ``su`` execs a shell
+    as the user that execs ``argv`` (``$0 $@``), with no quoting of its own."""
+    if not user:
+        return list(argv)
+    return ["su", "-s", "/bin/sh", user, "-c", 'exec "$0" "$@"', *argv]
+
+
+@dataclass(frozen=True)
+class Images:
+    victim: str
+    attacker: str
+
+    @classmethod
+    def pick(
+        cls, prefix: str | None = None, victim: str | None = None, attacker: str | None = None
+    ) -> Images:
+        """Given names win; else ``<prefix>/mamori-sim-{victim,attacker}:<digest>`` with the
+        digest of the images this mamori builds (``local`` prefix: loaded into the nodes)."""
+        if victim and attacker:
+            return cls(victim, attacker)
+        try:
+            tag = image.image_digest()
+        except image.ImageError as exc:
+            raise SetupError(
+                f"{exc}; or name the images: --victim-image, --attacker-image"
+            ) from exc
+        base = (prefix or "local").rstrip("/")
+        return cls(
+            victim or f"{base}/mamori-sim-victim:{tag}",
+            attacker or f"{base}/mamori-sim-attacker:{tag}",
+        )
+
+
+def build_local_images() -> Images:
+    """Build (or reuse) both images with the local Docker engine: ``local/...:<digest>``."""
+    try:
+        return Images(image.victim_image(docker), image.attacker_image(docker))
+    except image.ImageError as exc:
+        raise SetupError(str(exc)) from exc
+
+
+class Kubectl:
+    """``kubectl [--kubeconfig F] [--context C] VERB ...`` as argv lists."""
+
+    def __init__(
+        self, binary: str | None = None, kubeconfig: Path | None = None, context: str | None = None
+    ) -> None:
+        found = binary if binary else shutil.which("kubectl")
+        if not found or not Path(found).is_file():
+            where = binary if binary else "on PATH"
+            raise SetupError(f"kubectl not found ({where}): install it or pass --kubectl PATH")
+        self.binary = found
+        self.globals: list[str] = []
+        if kubeconfig is not None:
+            self.globals += ["--kubeconfig", str(kubeconfig)]
+        if context:
+            self.globals += ["--context", context]
+
+    def argv(self, *args: str) -> list[str]:
+        return [self.binary, *self.globals, *args]
+
+    def run(
+        self, *args: str, stdin: str | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        try:
+            return subprocess.run(  # noqa: S603 - argv, no shell
+                self.argv(*args),
+                input=stdin,
+                stdin=None if stdin is not None else subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise SimulationError(f"kubectl {args[0]}: no answer in {timeout:.0f}s") from exc
+        except OSError as exc:
+            raise SetupError(f"kubectl: {exc}") from exc
+
+
+def _tail(text: str, lines: int = DESCRIBE_LINES) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+class KubernetesTarget:
+    """Victim pods on the cluster ``kubectl`` points at (see the module docstring)."""
+
+    def __init__(
+        self,
+        kubectl: Kubectl,
+        images: Images,
+        ready_timeout_s: float = 120,
+        keep: bool = False,
+    ) -> None:
+        self.kubectl = kubectl
+        self.images = images
+        self.ready_timeout_s = ready_timeout_s
+        self.keep = keep
+        self.run_id = ""
+        self.namespaces: list[str] = []  # made by this run: deleted at cleanup
+        self._started: list[str] = []  # namespace/pod
+        self._containers: dict[str, str] = {}  # namespace/pod -> the victim container
+        self.not_removed: list[str] = []  # cleanup failures, for the caller to report
+
+    @property
+    def started(self) -> list[str]:
+        return self._started
+
+    def prepare(self, run_id: str, scenarios: Sequence[Scenario]) -> None:
+        self.run_id = run_id
+        wanted = sorted({SIM_NAMESPACE} | {s.namespace for s in scenarios if s.needs_container})
+        got = self.kubectl.run("get", "namespace", *wanted, "--ignore-not-found", "-o", "name")
+        if got.returncode != 0:
+            raise SetupError(
+                f"cannot reach the cluster (kubectl get namespace): {_tail(got.stderr, 3)}"
+            )
+        left = [line.removeprefix("namespace/") for line in got.stdout.split()]
+        if left:
+            names = " ".join(left)
+            raise SetupError(
+                f"namespace {names} exists (an earlier run, or --keep): "
+                f"kubectl delete namespace {names}"
+            )
+        docs = [d for ns in wanted for d in namespace_docs(ns, run_id)]
+        self.namespaces = wanted  # before apply: a half-applied set is removed too
+        self._apply(docs)
+
+    def _apply(self, docs: Sequence[dict[str, object]]) -> None:
+        done = self.kubectl.run("apply", "-f", "-", stdin=to_yaml(docs))
+        if done.returncode != 0:
+            raise SetupError(f"kubectl apply: {_tail(done.stderr, 5)}")
+
+    def start(self, sc: Scenario, pod: str) -> Started:
+        ns = sc.namespace
+        self._apply(
+            [victim_pod(pod, ns, self.run_id, self.images.victim, self.images.attacker,
+                        container=sc.container, labels=sc.labels)]
+        )  # fmt: skip
+        self._started.append(f"{ns}/{pod}")
+        self._containers[f"{ns}/{pod}"] = sc.container
+        timeout = f"--timeout={self.ready_timeout_s:.0f}s"
+        ready = self.kubectl.run(
+            "wait", "-n", ns, "--for=condition=Ready", f"pod/{pod}", timeout,
+            timeout=self.ready_timeout_s + 30,
+        )  # fmt: skip
+        if ready.returncode != 0:
+            raise SetupError(self._not_ready(ns, pod, ready.stderr))
+        cid = self.kubectl.run(
+            "get", "pod", pod, "-n", ns, "-o",
+            f"jsonpath={{.status.containerStatuses[?(@.name==\"{sc.container}\")].containerID}}",
+        ).stdout.strip()  # fmt: skip
+        return Started(f"{ns}/{pod}", cid.split("://", 1)[-1] or None)
+
+    def _not_ready(self, ns: str, pod: str, why: str) -> str:
+        """What ``kubectl wait`` said, the containers' waiting reasons (ErrImageNeverPull,
+        ImagePullBackOff ...) and the tail of ``kubectl describe`` (its events)."""
+        reasons = self.kubectl.run(
+            "get", "pod", pod, "-n", ns, "-o",
+            "jsonpath={range .status.initContainerStatuses[*]}{.state.waiting.reason} "
+            "{end}{range .status.containerStatuses[*]}{.state.waiting.reason} {end}",
+        ).stdout.split()  # fmt: skip
+        described = self.kubectl.run("describe", "pod", pod, "-n", ns)
+        msg = f"pod {ns}/{pod} not Ready in {self.ready_timeout_s:.0f}s: {why.strip()}"
+        if reasons:
+            msg += f"\nwaiting: {', '.join(sorted(set(reasons)))}"
+        if any("Pull" in r for r in reasons):
+            msg += (
+                f"\nthe nodes do not have {self.images.victim} / {self.images.attacker}: load "
+                "them (kind load docker-image, k3s ctr images import) or push them and pass "
+                "--image-prefix"
+            )
+        if described.stdout.strip():
+            msg += f"\nkubectl describe pod (tail):\n{_tail(described.stdout)}"
+        return msg
+
+    def exec(self, victim: Started, step: Exec) -> None:
+        ns, pod = victim.ref.split("/", 1)
+        container = self._containers[victim.ref]
+        argv = as_user(step.user, step.argv)
+        if step.tty:
+            run_with_tty(
+                self.kubectl.argv("exec", "-i", "-t", "-n", ns, pod, "-c", container, "--", *argv),
+                step.typed,
+            )
+            return
+        done = self.kubectl.run("exec", "-n", ns, pod, "-c", container, "--", *argv, timeout=120)
+        if done.returncode != 0 and REMOTE_EXIT not in done.stderr:
+            raise SimulationError(f"kubectl exec {ns}/{pod}: {_tail(done.stderr, 3)}")
+
+    def cleanup(self) -> None:
+        """Delete the run's namespaces (their pods, ServiceAccounts, policies go with them);
+        what could not be deleted is kept in ``not_removed`` for the caller to report."""
+        if self.keep:
+            return
+        for ns in reversed(self.namespaces):
+            try:
+                done = self.kubectl.run(
+                    "delete", "namespace", ns, "--wait=false", "--ignore-not-found"
+                )
+            except SimulationError as exc:
+                self.not_removed.append(f"namespace {ns}: {exc}")
+                continue
+            if done.returncode != 0:
+                self.not_removed.append(f"namespace {ns}: {_tail(done.stderr, 2)}")
+        self.namespaces = []
