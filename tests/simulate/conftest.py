@@ -100,3 +100,88 @@ def mamori_up(dockerd: None, tmp_path: Path) -> Iterator[Callable[..., Up]]:  # 
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(10)
+
+
+# -- a fake kubectl: records every call, emulates the verbs the Kubernetes target uses ---------
+
+FAKE_KUBECTL = r'''
+import json, os, signal, sys
+
+args = sys.argv[1:]
+stdin = sys.stdin.read() if "-f" in args and "-" in args else None
+with open(os.environ["FAKE_KUBECTL_LOG"], "a") as log:
+    log.write(json.dumps({"argv": args, "stdin": stdin}) + "\n")
+fail = os.environ.get("FAKE_KUBECTL_FAIL", "")
+while args and args[0] in ("--kubeconfig", "--context"):
+    args = args[2:]
+verb = args[0]
+if verb == "get" and args[1] == "namespace":
+    if fail == "cluster":
+        sys.stderr.write("The connection to the server 127.0.0.1:6443 was refused - "
+                         "did you specify the right host or port?\n")
+        sys.exit(1)
+    for ns in os.environ.get("FAKE_KUBECTL_EXISTING", "").split():
+        if ns in args:
+            print(f"namespace/{ns}")
+elif verb == "apply":
+    print("applied")
+elif verb == "wait":
+    if fail == "wait":
+        sys.stderr.write(f"error: timed out waiting for the condition on {args[-2]}\n")
+        sys.exit(1)
+    print(f"{args[-2]} condition met")
+elif verb == "get" and args[1] == "pod":
+    if "containerID" in args[-1]:
+        print(f"containerd://{abs(hash(args[2])):064x}", end="")
+    elif fail == "wait":
+        print("ErrImageNeverPull ", end="")
+elif verb == "describe":
+    print(f"Name: {args[2]}\nEvents:\n  Warning  ErrImageNeverPull  kubelet  "
+          "Container image is not present with pull policy of Never")
+elif verb == "exec":
+    if fail == "exec":
+        sys.stderr.write('Error from server (NotFound): pods "x" not found\n')
+        sys.exit(1)
+    if fail == "sigint":
+        os.kill(os.getppid(), signal.SIGINT)
+    if fail == "remote":
+        sys.stderr.write("command terminated with exit code 3\n")
+        sys.exit(3)
+elif verb == "delete":
+    print(f'{args[1]} "{args[2]}" deleted')
+else:
+    sys.stderr.write(f"fake kubectl: unknown call {args}\n")
+    sys.exit(2)
+'''
+
+
+@dataclass
+class FakeKubectl:
+    path: Path
+    log: Path
+
+    def calls(self) -> list[dict[str, object]]:
+        if not self.log.exists():
+            return []
+        return [json.loads(line) for line in self.log.read_text().splitlines()]
+
+    def argvs(self) -> list[list[str]]:
+        return [list(c["argv"]) for c in self.calls()]  # type: ignore[call-overload]
+
+
+@pytest.fixture
+def fake_kubectl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeKubectl:
+    """``kubectl`` on PATH (first), a Python script recording its argv (and stdin for ``apply -f
+    -``) as JSON lines; ``FAKE_KUBECTL_FAIL`` = cluster | wait | exec | remote | sigint makes one
+    verb fail; ``FAKE_KUBECTL_EXISTING`` names namespaces that exist already."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    path = bindir / "kubectl"
+    path.write_text(f"#!{sys.executable}\n{FAKE_KUBECTL}")
+    path.chmod(0o755)
+    log = tmp_path / "kubectl.log"
+    monkeypatch.setenv("FAKE_KUBECTL_LOG", str(log))
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ.get('PATH', '')}")
+    monkeypatch.delenv("FAKE_KUBECTL_FAIL", raising=False)
+    monkeypatch.delenv("FAKE_KUBECTL_EXISTING", raising=False)
+    return FakeKubectl(path, log)
