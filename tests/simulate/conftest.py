@@ -104,7 +104,7 @@ def mamori_up(dockerd: None, tmp_path: Path) -> Iterator[Callable[..., Up]]:  # 
 
 # -- a fake kubectl: records every call, emulates the verbs the Kubernetes target uses ---------
 
-FAKE_KUBECTL = r'''
+FAKE_KUBECTL = r"""
 import json, os, signal, sys
 
 args = sys.argv[1:]
@@ -152,7 +152,7 @@ elif verb == "delete":
 else:
     sys.stderr.write(f"fake kubectl: unknown call {args}\n")
     sys.exit(2)
-'''
+"""
 
 
 @dataclass

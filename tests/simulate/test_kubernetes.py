@@ -7,11 +7,9 @@ import subprocess
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
-from mamori.cli.app import app
 from mamori.simulate import image
-from mamori.simulate.kubernetes import ATTACKER, VICTIM, manifests, manifests_yaml
+from mamori.simulate.kubernetes import ATTACKER, DENY_ALL, VICTIM, manifests, manifests_yaml
 from mamori.simulate.runner import docker
 from tests.sensor.conftest import dockerd  # noqa: F401 (fixture)
 
@@ -22,6 +20,7 @@ def test_manifests_follow_the_catalog_setup() -> None:
     assert kinds == [
         ("Namespace", "mamori-sim"),
         ("ServiceAccount", VICTIM),
+        ("NetworkPolicy", DENY_ALL),
         ("Pod", VICTIM),
         ("Pod", ATTACKER),
         ("Service", VICTIM),
@@ -31,7 +30,10 @@ def test_manifests_follow_the_catalog_setup() -> None:
         assert d["metadata"]["labels"]["mamori.simulation"] == "run1"
         if d["kind"] != "Namespace":
             assert d["metadata"]["namespace"] == "mamori-sim"
-    sa, victim, attacker = docs[1], docs[2], docs[3]
+    assert "securityContext" not in docs[3]["spec"]["initContainers"][0]
+    sa, policy, victim, attacker = docs[1], docs[2], docs[3], docs[4]
+    # the cluster's --network none: every pod of the namespace, no ingress or egress rule
+    assert policy["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
     assert sa["automountServiceAccountToken"] is True
     assert victim["spec"]["serviceAccountName"] == VICTIM
     assert victim["spec"]["securityContext"]["runAsUser"] == image.NGINX_UID
@@ -40,16 +42,25 @@ def test_manifests_follow_the_catalog_setup() -> None:
         (c,) = pod["spec"]["containers"]
         assert c["imagePullPolicy"] == "Never"
         assert "securityContext" not in c  # never privileged
-    for svc in docs[4:]:
+    (init,) = victim["spec"]["initContainers"]  # the attacker's files, read-only at /attacker
+    assert init["image"] == "local/a:1"
+    assert init["command"] == [
+        "/bin/busybox", "cp", "/simulation/xmrig", "/simulation/tool", "/simulation/tool2",
+        "/attacker",
+    ]  # fmt: skip
+    assert victim["spec"]["containers"][0]["volumeMounts"][0]["readOnly"] is True
+    for svc in docs[5:]:
         assert svc["spec"]["clusterIP"] == "None"
         assert svc["spec"]["selector"] == {"app": svc["metadata"]["name"]}
     assert list(yaml.safe_load_all(manifests_yaml("run1", "local/v:1", "local/a:1"))) == docs
 
 
-def test_kubernetes_run_is_refused_with_a_pointer_to_the_manifests() -> None:
-    r = CliRunner().invoke(app, ["simulate", "--target", "kubernetes"])
-    assert r.exit_code == 2
-    assert "--manifests" in r.output
+def test_registry_images_are_pulled_local_ones_never() -> None:
+    docs = manifests("run1", "reg.example/mamori/v:1", "local/a:1")
+    victim, attacker = docs[3], docs[4]
+    assert victim["spec"]["containers"][0]["imagePullPolicy"] == "IfNotPresent"
+    assert victim["spec"]["initContainers"][0]["imagePullPolicy"] == "Never"
+    assert attacker["spec"]["containers"][0]["imagePullPolicy"] == "Never"
 
 
 @pytest.mark.docker
