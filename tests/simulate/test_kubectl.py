@@ -279,3 +279,69 @@ def test_the_loop_runs_end_to_end_and_reports_missing_alerts(
     assert "benign pass" in r.output
     assert "control-plane pass" in r.output
     assert "control-plane: missing" not in r.output
+
+
+def test_real_control_plane_actions_and_their_cleanup(
+    fake_kubectl: FakeKubectl, live_server: LiveServer, tmp_path: Path
+) -> None:
+    """S9 with kubectl: privileged pod (never scheduled), cluster-admin binding deleted right
+    after the exec, events deleted; the bindings deleted by label again at the end. No audit
+    log reaches the live server here: the four detections are missing."""
+    r = simulate(
+        live_server, tmp_path, "control-plane", "--control-plane", "real", "--time-limit", "0.5"
+    )
+    assert r.exit_code == 1, r.output
+    for want in ("MAM-CP-018", "MAM-CP-019", "MAM-CP-021", "MAM-CP-014"):
+        assert f"control-plane: missing alert: {want} " in r.output
+    docs = applied(fake_kubectl)
+    run_id = docs[0]["metadata"]["labels"]["mamori.simulation"]
+    pod = f"mamori-sim-control-plane-{run_id}"
+    binding = f"mamori-sim-admin-{run_id}"
+    calls = verbs(fake_kubectl)
+    assert calls[5:] == [
+        ["apply", "-f", "-"],
+        ["apply", "-f", "-"],
+        ["exec", "-n", "mamori-sim", pod, "-c", "victim", "--", "true"],
+        ["delete", "clusterrolebinding", binding, "--ignore-not-found"],
+        ["delete", "events", "--all", "-n", "mamori-sim"],
+        ["delete", "clusterrolebinding", "-l", f"mamori.simulation={run_id}",
+         "--ignore-not-found"],
+        ["delete", "namespace", "mamori-sim", "--wait=false", "--ignore-not-found"],
+    ]  # fmt: skip
+    priv, crb = docs[-2], docs[-1]
+    assert priv["metadata"]["name"] == f"mamori-sim-priv-{run_id}"
+    assert priv["spec"]["containers"][0]["securityContext"] == {"privileged": True}
+    assert priv["spec"]["nodeSelector"] == {"mamori.simulation/never-scheduled": "true"}
+    assert crb["kind"] == "ClusterRoleBinding"
+    assert crb["metadata"] == {"name": binding, "labels": {"mamori.simulation": run_id}}
+    assert crb["roleRef"]["name"] == "cluster-admin"
+    assert crb["subjects"] == [
+        {"kind": "ServiceAccount", "name": "mamori-sim-victim", "namespace": "mamori-sim"}
+    ]
+
+
+def test_the_binding_is_deleted_when_the_exec_fails(
+    fake_kubectl: FakeKubectl,
+    live_server: LiveServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FAKE_KUBECTL_FAIL", "exec")
+    r = simulate(live_server, tmp_path, "control-plane", "--control-plane", "real")
+    assert r.exit_code == 1, r.output
+    assert "control-plane: error: kubectl exec" in r.output
+    deletes = [c[:3] for c in verbs(fake_kubectl) if c[0] == "delete"]
+    run_id = applied(fake_kubectl)[0]["metadata"]["labels"]["mamori.simulation"]
+    assert deletes == [
+        ["delete", "clusterrolebinding", f"mamori-sim-admin-{run_id}"],
+        ["delete", "clusterrolebinding", "-l"],
+        ["delete", "namespace", "mamori-sim"],
+    ]
+
+
+def test_real_control_plane_needs_kubernetes(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("x")
+    r = CliRunner().invoke(app, ["simulate", "--control-plane", "real", "--token-file", str(token)])
+    assert r.exit_code == 2
+    assert "real with --target kubernetes" in r.output

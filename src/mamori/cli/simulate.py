@@ -136,6 +136,14 @@ def run(
     keep: Annotated[
         bool, typer.Option("--keep", help="kubernetes: leave the namespaces for a look")
     ] = False,
+    control_plane: Annotated[
+        str,
+        typer.Option(
+            help="synthetic: post the recorded audit events to mamori; real (kubernetes): do "
+            "S9 with kubectl (privileged pod, cluster-admin binding, exec, events deleted) and "
+            "judge the alerts from the cluster's audit log"
+        ),
+    ] = "synthetic",
 ) -> None:
     """Run simulation scenarios against a running mamori and its sensor.
 
@@ -146,7 +154,7 @@ def run(
     """
     from mamori.simulate.judge import expect
     from mamori.simulate.runner import Client, Runner, SimulationError, Target
-    from mamori.simulate.scenarios import SCENARIOS, default_run, title
+    from mamori.simulate.scenarios import CONTROL_PLANE_REAL, SCENARIOS, default_run, title
 
     if print_drift_policy:
         from mamori.simulate.policy import simulation_policy_text
@@ -178,6 +186,16 @@ def run(
             soft_wrap=True,
         )
         raise typer.Exit(2)
+    if control_plane not in ("synthetic", "real") or (
+        control_plane == "real" and target != "kubernetes"
+    ):
+        err_console.print(
+            f"error: --control-plane {escape(control_plane)!r}: synthetic, or real with "
+            "--target kubernetes",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(2)
     chosen = []
     for name in scenarios or []:
         if name not in SCENARIOS:
@@ -186,6 +204,8 @@ def run(
             raise typer.Exit(2)
         chosen.append(SCENARIOS[name])
     chosen = chosen or default_run()
+    if control_plane == "real":
+        chosen = [CONTROL_PLANE_REAL if s.name == CONTROL_PLANE_REAL.name else s for s in chosen]
     if time_limit is not None:
         chosen = [dataclasses.replace(s, time_limit_s=time_limit) for s in chosen]
     read = _token(token_file, "alerts")

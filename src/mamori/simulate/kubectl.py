@@ -11,10 +11,14 @@ a step run as a user goes through the image's busybox ``su`` (``su -s /bin/sh US
 is the same as after ``docker exec -u``. At the end, always (error, Ctrl-C), unless ``keep``:
 ``kubectl delete namespace --wait=false`` per namespace.
 
-The control-plane steps stay synthetic audit events posted to mamori (as on Docker): a real
-cluster's API server audit log reaches mamori only when the user ships it there, and the S9
-objects (a LoadBalancer Service, a cluster-wide admission webhook, cluster-admin for a
-ServiceAccount) are not things to create on someone's cluster to test a pipeline.
+Control-plane steps: by default the recorded audit events are posted to mamori, as on Docker
+(a cluster's audit log reaches mamori only when the user ships it there; and S9's reference
+samples, a LoadBalancer Service and a cluster-wide admission webhook, are not things to create
+on someone's cluster). ``--control-plane real`` does S9's trio with kubectl instead
+(``ClusterActions``): a privileged pod that is never scheduled, the victim's ServiceAccount bound
+to cluster-admin for the seconds of one exec, the exec, and the namespace's events deleted;
+everything labelled ``mamori.simulation=<run id>``, the binding deleted at once and again by
+label at cleanup, the rest with the namespace.
 
 Every call is an argv list (no shell); ``--kubeconfig``/``--context`` go before the verb.
 """
@@ -27,9 +31,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from mamori.core.simulation import SIM_LABEL
 from mamori.simulate import image
 from mamori.simulate.audit_events import SIM_NAMESPACE
-from mamori.simulate.kubernetes import namespace_docs, to_yaml, victim_pod
+from mamori.simulate.kubernetes import (
+    cluster_admin_binding,
+    namespace_docs,
+    privileged_pod,
+    to_yaml,
+    victim_pod,
+)
 from mamori.simulate.runner import (
     SetupError,
     SimulationError,
@@ -37,7 +48,7 @@ from mamori.simulate.runner import (
     docker,
     run_with_tty,
 )
-from mamori.simulate.scenarios import Exec, Scenario
+from mamori.simulate.scenarios import ClusterActions, Exec, Scenario
 
 DESCRIBE_LINES = 15
 REMOTE_EXIT = "command terminated with exit code"  # kubectl's line when the command failed
@@ -147,6 +158,7 @@ class KubernetesTarget:
         self._started: list[str] = []  # namespace/pod
         self._containers: dict[str, str] = {}  # namespace/pod -> the victim container
         self.not_removed: list[str] = []  # cleanup failures, for the caller to report
+        self.cluster_scoped = False  # real control-plane actions: bindings to delete by label
 
     @property
     def started(self) -> list[str]:
@@ -167,14 +179,19 @@ class KubernetesTarget:
                 f"namespace {names} exists (an earlier run, or --keep): "
                 f"kubectl delete namespace {names}"
             )
+        self.cluster_scoped = any(
+            isinstance(step, ClusterActions) for s in scenarios for step in s.steps
+        )
         docs = [d for ns in wanted for d in namespace_docs(ns, run_id)]
         self.namespaces = wanted  # before apply: a half-applied set is removed too
         self._apply(docs)
 
-    def _apply(self, docs: Sequence[dict[str, object]]) -> None:
+    def _apply(
+        self, docs: Sequence[dict[str, object]], error: type[SimulationError] = SetupError
+    ) -> None:
         done = self.kubectl.run("apply", "-f", "-", stdin=to_yaml(docs))
         if done.returncode != 0:
-            raise SetupError(f"kubectl apply: {_tail(done.stderr, 5)}")
+            raise error(f"kubectl apply: {_tail(done.stderr, 5)}")
 
     def start(self, sc: Scenario, pod: str) -> Started:
         ns = sc.namespace
@@ -233,11 +250,50 @@ class KubernetesTarget:
         if done.returncode != 0 and REMOTE_EXIT not in done.stderr:
             raise SimulationError(f"kubectl exec {ns}/{pod}: {_tail(done.stderr, 3)}")
 
+    def cluster_actions(self, victim: Started, sc: Scenario) -> set[tuple[str, str]]:
+        """S9 for real (see ``ClusterActions``). The binding is deleted as soon as the exec is
+        done (and by label at cleanup); the privileged pod goes with the namespace."""
+        ns, pod = victim.ref.split("/", 1)
+        priv = f"mamori-sim-priv-{self.run_id}"
+        binding = f"mamori-sim-admin-{self.run_id}"
+        # Refused by Pod Security admission is fine: the request is in the audit log.
+        docs = to_yaml([privileged_pod(priv, ns, self.run_id, self.images.victim)])
+        made = self.kubectl.run("apply", "-f", "-", stdin=docs)
+        if made.returncode != 0 and "violates PodSecurity" not in made.stderr:
+            raise SimulationError(f"kubectl apply: {_tail(made.stderr, 3)}")
+        try:
+            self._apply([cluster_admin_binding(binding, ns, self.run_id)], SimulationError)
+            self._checked("exec", "-n", ns, pod, "-c", self._containers[victim.ref], "--", "true")
+        finally:
+            self.kubectl.run("delete", "clusterrolebinding", binding, "--ignore-not-found")
+        self._checked("delete", "events", "--all", "-n", ns)
+        return {
+            ("pods", priv),
+            ("clusterrolebindings", binding),
+            ("pods", pod),  # pods/exec
+            ("events", "*"),
+        }
+
+    def _checked(self, *args: str) -> None:
+        done = self.kubectl.run(*args)
+        if done.returncode != 0:
+            raise SimulationError(f"kubectl {args[0]}: {_tail(done.stderr, 3)}")
+
     def cleanup(self) -> None:
         """Delete the run's namespaces (their pods, ServiceAccounts, policies go with them);
         what could not be deleted is kept in ``not_removed`` for the caller to report."""
         if self.keep:
             return
+        if self.cluster_scoped:
+            label = f"{SIM_LABEL}={self.run_id}"
+            try:
+                done = self.kubectl.run(
+                    "delete", "clusterrolebinding", "-l", label, "--ignore-not-found"
+                )
+                if done.returncode != 0:
+                    self.not_removed.append(f"clusterrolebinding -l {label}: {done.stderr}")
+            except SimulationError as exc:
+                self.not_removed.append(f"clusterrolebinding -l {label}: {exc}")
         for ns in reversed(self.namespaces):
             try:
                 done = self.kubectl.run(

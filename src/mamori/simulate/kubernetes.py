@@ -151,3 +151,36 @@ def to_yaml(docs: Sequence[Mapping[str, Any]]) -> str:
 
 def manifests_yaml(run_id: str, victim_image: str, attacker_image: str) -> str:
     return to_yaml(manifests(run_id, victim_image, attacker_image))
+
+
+NEVER_SCHEDULED = "mamori.simulation/never-scheduled"
+
+
+def privileged_pod(name: str, namespace: str, run_id: str, image: str) -> dict[str, Any]:
+    """S9's privileged pod, for the API server's audit log only: its node selector matches no
+    node, so it stays Pending and never runs."""
+    container = _container("priv", image, ["sleep", "600"])
+    container["securityContext"] = {"privileged": True}
+    return _pod(
+        name,
+        namespace,
+        {SIM_LABEL: run_id},
+        [container],
+        nodeSelector={NEVER_SCHEDULED: "true"},
+        automountServiceAccountToken=False,
+    )
+
+
+def cluster_admin_binding(name: str, namespace: str, run_id: str) -> dict[str, Any]:
+    """S9's binding: the victim's ServiceAccount to cluster-admin (labelled: deleted by label)."""
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": name, "labels": {SIM_LABEL: run_id}},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": "cluster-admin",
+        },
+        "subjects": [{"kind": "ServiceAccount", "name": VICTIM, "namespace": namespace}],
+    }

@@ -27,7 +27,14 @@ import httpx
 from mamori.core.errors import MamoriError
 from mamori.simulate import image
 from mamori.simulate.judge import Attribution, Want, judge
-from mamori.simulate.scenarios import API_SERVER, Audit, Exec, Scenario, fresh_events
+from mamori.simulate.scenarios import (
+    API_SERVER,
+    Audit,
+    ClusterActions,
+    Exec,
+    Scenario,
+    fresh_events,
+)
 
 SIM_LABEL = "mamori.simulation"
 POLL_S = 0.5
@@ -192,6 +199,10 @@ class Target(Protocol):
 
     def exec(self, victim: Started, step: Exec) -> None: ...
 
+    def cluster_actions(self, victim: Started, sc: Scenario) -> set[tuple[str, str]]:
+        """Do ``ClusterActions``; the (resource, name) pairs of the API objects involved."""
+        ...
+
     def cleanup(self) -> None: ...
 
 
@@ -264,6 +275,9 @@ class DockerTarget:
             user = ["-u", step.user] if step.user else []
             docker("exec", *user, victim.ref, *step.argv, check=False)
 
+    def cluster_actions(self, victim: Started, sc: Scenario) -> set[tuple[str, str]]:
+        raise SimulationError("real control-plane actions need --target kubernetes")
+
 
 @dataclass
 class _Run:
@@ -271,6 +285,7 @@ class _Run:
     pod: str
     container_ids: set[str] = field(default_factory=set)
     audit_ids: set[str] = field(default_factory=set)
+    objects: set[tuple[str, str]] = field(default_factory=set)
 
     def attribution(self) -> Attribution:
         return Attribution(
@@ -278,6 +293,7 @@ class _Run:
             self.pod,
             frozenset(self.container_ids),
             frozenset(self.audit_ids),
+            frozenset(self.objects),
         )
 
 
@@ -353,11 +369,14 @@ class Runner:
         result.time_to_alert_s = verdict.time_to_alert_s
         return result
 
-    def _step(self, step: Exec | Audit, victim: Started | None, run: _Run) -> None:
+    def _step(self, step: Exec | Audit | ClusterActions, victim: Started | None, run: _Run) -> None:
         if isinstance(step, Audit):
             events = fresh_events(step.events, datetime.now(UTC), self.run_id)
             run.audit_ids.update(e["auditID"] for e in events)
             self.client.post_audit(events)
             return
         assert victim is not None
+        if isinstance(step, ClusterActions):
+            run.objects.update(self.target.cluster_actions(victim, run.scenario))
+            return
         self.target.exec(victim, step)
