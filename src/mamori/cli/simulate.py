@@ -101,7 +101,8 @@ def run(
         typer.Option(
             "--manifests",
             help="with --target kubernetes: build the two images locally, print the setup's "
-            "manifests (namespace, ServiceAccount, pods, headless Services) and exit",
+            "manifests (namespace, ServiceAccount, deny-all NetworkPolicy, pods, headless "
+            "Services) and exit",
         ),
     ] = False,
     base_policy: Annotated[

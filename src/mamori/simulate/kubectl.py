@@ -45,7 +45,6 @@ from mamori.simulate.runner import (
     SetupError,
     SimulationError,
     Started,
-    docker,
     run_with_tty,
 )
 from mamori.simulate.scenarios import ClusterActions, Exec, Scenario
@@ -88,23 +87,15 @@ class Images:
         )
 
 
-def build_local_images() -> Images:
-    """Build (or reuse) both images with the local Docker engine: ``local/...:<digest>``."""
-    try:
-        return Images(image.victim_image(docker), image.attacker_image(docker))
-    except image.ImageError as exc:
-        raise SetupError(str(exc)) from exc
-
-
 class Kubectl:
     """``kubectl [--kubeconfig F] [--context C] VERB ...`` as argv lists."""
 
     def __init__(
         self, binary: str | None = None, kubeconfig: Path | None = None, context: str | None = None
     ) -> None:
-        found = binary if binary else shutil.which("kubectl")
-        if not found or not Path(found).is_file():
-            where = binary if binary else "on PATH"
+        found = shutil.which(binary or "kubectl")  # a path, or a name looked up on PATH
+        if not found:
+            where = binary or "on PATH"
             raise SetupError(f"kubectl not found ({where}): install it or pass --kubectl PATH")
         self.binary = found
         self.globals: list[str] = []
