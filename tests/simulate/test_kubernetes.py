@@ -4,13 +4,23 @@ serving its files (over loopback, inside a ``--network none`` container)."""
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
 
 from mamori.simulate import image
-from mamori.simulate.kubernetes import ATTACKER, DENY_ALL, VICTIM, manifests, manifests_yaml
+from mamori.simulate.kubectl import as_user
+from mamori.simulate.kubernetes import (
+    ATTACKER,
+    DENY_ALL,
+    VICTIM,
+    manifests,
+    manifests_yaml,
+    victim_pod,
+)
 from mamori.simulate.runner import docker
+from mamori.simulate.scenarios import PHP_FPM, WEB_USER, Exec
 from tests.sensor.conftest import dockerd  # noqa: F401 (fixture)
 
 
@@ -82,3 +92,31 @@ def test_attacker_image_serves_its_files(dockerd: None) -> None:  # noqa: F811
     assert proc.returncode == 0, proc.stderr
     served, stored = (line.split()[0] for line in proc.stdout.splitlines())
     assert served == stored
+
+
+@pytest.mark.docker
+@pytest.mark.root
+def test_the_pod_commands_work_in_the_images(dockerd: None, tmp_path: Path) -> None:  # noqa: F811
+    """What a cluster would run, run by Docker: the init container's copy fills ``/attacker``,
+    and a step as ``nginx`` through ``su`` (no ``-u`` in ``kubectl exec``) runs as nginx with
+    php-fpm as the web shell's parent."""
+    victim_name, attacker_name = image.victim_image(docker), image.attacker_image(docker)
+    pod = victim_pod("p", "mamori-sim", "run1", victim_name, attacker_name)
+    (init,) = pod["spec"]["initContainers"]
+    shared = tmp_path / "attacker"
+    shared.mkdir()
+    shared.chmod(0o777)
+    docker("run", "--rm", "--network", "none", "-v", f"{shared}:/attacker", attacker_name,
+           *init["command"])  # fmt: skip
+    assert sorted(p.name for p in shared.iterdir()) == sorted(image.ATTACKER_FILES)
+    cid = docker("run", "-d", "--network", "none", "-v", f"{shared}:/attacker:ro", victim_name,
+                 *pod["spec"]["containers"][0]["command"])  # fmt: skip
+    try:
+        script = "whoami; cat /proc/$PPID/comm; /attacker/tool >/dev/null && echo ran"
+        step = Exec((PHP_FPM, script), user=WEB_USER)  # S5's form: php-fpm -> sh -c SCRIPT
+        out = docker("exec", cid, *as_user(step.user, step.argv))
+        as_docker_does_it = docker("exec", "-u", WEB_USER, cid, *step.argv)
+    finally:
+        docker("rm", "-f", cid, check=False)
+    assert out.split() == ["nginx", "php-fpm", "ran"]
+    assert out == as_docker_does_it
