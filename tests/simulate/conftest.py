@@ -126,7 +126,9 @@ if verb == "get" and args[1] == "namespace":
 elif verb == "apply":
     print("applied")
 elif verb == "wait":
-    if fail == "wait":
+    marker = os.environ["FAKE_KUBECTL_LOG"] + ".waited"
+    if fail == "wait" or (fail == "slow" and not os.path.exists(marker)):
+        open(marker, "w").close()
         sys.stderr.write(f"error: timed out waiting for the condition on {args[-2]}\n")
         sys.exit(1)
     print(f"{args[-2]} condition met")
@@ -134,7 +136,9 @@ elif verb == "get" and args[1] == "pod":
     if "containerID" in args[-1]:
         print(f"containerd://{abs(hash(args[2])):064x}", end="")
     elif fail == "wait":
-        print("ErrImageNeverPull ", end="")
+        print("Completed  ErrImageNeverPull ", end="")  # init done, the victim cannot start
+    elif fail == "slow":
+        print(" ContainerCreating ", end="")
 elif verb == "describe":
     print(f"Name: {args[2]}\nEvents:\n  Warning  ErrImageNeverPull  kubelet  "
           "Container image is not present with pull policy of Never")
@@ -172,8 +176,9 @@ class FakeKubectl:
 @pytest.fixture
 def fake_kubectl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeKubectl:
     """``kubectl`` on PATH (first), a Python script recording its argv (and stdin for ``apply -f
-    -``) as JSON lines; ``FAKE_KUBECTL_FAIL`` = cluster | wait | exec | remote | sigint makes one
-    verb fail; ``FAKE_KUBECTL_EXISTING`` names namespaces that exist already."""
+    -``) as JSON lines; ``FAKE_KUBECTL_FAIL`` = cluster | wait | slow (the first wait times out,
+    the pod still being created) | exec | remote | sigint makes one verb fail;
+    ``FAKE_KUBECTL_EXISTING`` names namespaces that exist already."""
     bindir = tmp_path / "bin"
     bindir.mkdir()
     path = bindir / "kubectl"

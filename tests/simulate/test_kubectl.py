@@ -76,12 +76,12 @@ def test_the_command_sequence(
         ["get", "namespace", "mamori-sim", "--ignore-not-found", "-o", "name"],
         ["apply", "-f", "-"],
         ["apply", "-f", "-"],
-        ["wait", "-n", "mamori-sim", ready, f"pod/{shell_pod}", "--timeout=120s"],
+        ["wait", "-n", "mamori-sim", ready, f"pod/{shell_pod}", "--timeout=10s"],
         ["get", "pod", shell_pod, "-n", "mamori-sim", "-o", cid],
         ["exec", "-n", "mamori-sim", shell_pod, "-c", "victim", "--",
          "su", "-s", "/bin/sh", "nginx", "-c", 'exec "$0" "$@"', PHP_FPM, "whoami"],
         ["apply", "-f", "-"],
-        ["wait", "-n", "mamori-sim", ready, f"pod/{tty_pod}", "--timeout=120s"],
+        ["wait", "-n", "mamori-sim", ready, f"pod/{tty_pod}", "--timeout=10s"],
         ["get", "pod", tty_pod, "-n", "mamori-sim", "-o", cid],
         ["exec", "-i", "-t", "-n", "mamori-sim", tty_pod, "-c", "victim", "--", "sh"],
         ["delete", "namespace", "mamori-sim", "--wait=false", "--ignore-not-found"],
@@ -142,14 +142,34 @@ def test_pod_not_ready_is_a_setup_error_with_the_reasons_and_cleans_up(
     monkeypatch.setenv("FAKE_KUBECTL_FAIL", "wait")
     r = simulate(live_server, tmp_path, "web-shell", "benign", "--ready-timeout", "5")
     assert r.exit_code == 2, r.output
-    assert "not Ready in 5s: error: timed out waiting for the condition" in r.output
-    assert "waiting: ErrImageNeverPull" in r.output
+    assert "(--ready-timeout 5): error: timed out waiting for the condition" in r.output
+    assert "waiting: ErrImageNeverPull" in r.output  # not "Completed" (the init container)
     assert "kind load docker-image" in r.output
     assert "Container image is not present with pull policy of Never" in r.output  # describe
     calls = verbs(fake_kubectl)
     assert not [c for c in calls if c[0] == "exec"]
+    waits = [c for c in calls if c[0] == "wait"]
+    assert len(waits) == 1  # ErrImageNeverPull: no use waiting out the 5 s
+    assert waits[0][-1] == "--timeout=5s"
     assert calls[-2][:2] == ["describe", "pod"]
     assert calls[-1] == ["delete", "namespace", "mamori-sim", "--wait=false", "--ignore-not-found"]
+
+
+def test_a_pod_still_being_created_is_waited_for(
+    fake_kubectl: FakeKubectl, live_server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_KUBECTL_FAIL", "slow")
+    client = Client(live_server.url, live_server.tokens.all, live_server.tokens.all)
+    target = KubernetesTarget(Kubectl(), Images("v:1", "a:1"), ready_timeout_s=25)
+    scenario = dataclasses.replace(SCENARIOS["benign"], settle_s=0.0)
+    try:
+        (result,) = Runner(client, target=target).run([scenario])
+    finally:
+        client.close()
+    assert result.error is None
+    calls = verbs(fake_kubectl)
+    assert [c[-1] for c in calls if c[0] == "wait"] == ["--timeout=10s", "--timeout=10s"]
+    assert len([c for c in calls if c[0] == "exec"]) == 3  # the three benign steps ran
 
 
 def test_a_failed_exec_fails_its_scenario_and_cleans_up(

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,21 @@ from mamori.simulate.runner import (
 from mamori.simulate.scenarios import ClusterActions, Exec, Scenario
 
 DESCRIBE_LINES = 15
+WAIT_SLICE_S = 10.0
+# Container states that will not become Ready by waiting (restartPolicy Never: an init
+# container's Error is final).
+FATAL = frozenset(
+    {
+        "ErrImageNeverPull",
+        "ErrImagePull",
+        "ImagePullBackOff",
+        "InvalidImageName",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+        "Error",
+        "OOMKilled",
+    }
+)
 REMOTE_EXIT = "command terminated with exit code"  # kubectl's line when the command failed
 
 
@@ -192,29 +208,50 @@ class KubernetesTarget:
         )  # fmt: skip
         self._started.append(f"{ns}/{pod}")
         self._containers[f"{ns}/{pod}"] = sc.container
-        timeout = f"--timeout={self.ready_timeout_s:.0f}s"
-        ready = self.kubectl.run(
-            "wait", "-n", ns, "--for=condition=Ready", f"pod/{pod}", timeout,
-            timeout=self.ready_timeout_s + 30,
-        )  # fmt: skip
-        if ready.returncode != 0:
-            raise SetupError(self._not_ready(ns, pod, ready.stderr))
+        self._wait_ready(ns, pod)
         cid = self.kubectl.run(
             "get", "pod", pod, "-n", ns, "-o",
             f"jsonpath={{.status.containerStatuses[?(@.name==\"{sc.container}\")].containerID}}",
         ).stdout.strip()  # fmt: skip
         return Started(f"{ns}/{pod}", cid.split("://", 1)[-1] or None)
 
-    def _not_ready(self, ns: str, pod: str, why: str) -> str:
-        """What ``kubectl wait`` said, the containers' waiting reasons (ErrImageNeverPull,
-        ImagePullBackOff ...) and the tail of ``kubectl describe`` (its events)."""
-        reasons = self.kubectl.run(
+    def _wait_ready(self, ns: str, pod: str) -> None:
+        """``kubectl wait`` in slices of ``WAIT_SLICE_S``: between them the containers' states
+        are read, so a pod that can never start (image not on the node, a failed copy) stops
+        the run at once instead of at the end of ``ready_timeout_s``."""
+        start = time.monotonic()
+        while True:
+            left = self.ready_timeout_s - (time.monotonic() - start)
+            step = max(1.0, min(WAIT_SLICE_S, left))
+            ready = self.kubectl.run(
+                "wait", "-n", ns, "--for=condition=Ready", f"pod/{pod}", f"--timeout={step:.0f}s",
+                timeout=step + 30,
+            )  # fmt: skip
+            if ready.returncode == 0:
+                return
+            reasons = self._reasons(ns, pod)
+            spent = time.monotonic() - start
+            if FATAL.intersection(reasons) or spent >= self.ready_timeout_s:
+                raise SetupError(self._not_ready(ns, pod, ready.stderr, reasons, spent))
+
+    def _reasons(self, ns: str, pod: str) -> list[str]:
+        """Why the pod's containers are not running (waiting or terminated reasons)."""
+        states = "{.state.waiting.reason} {.state.terminated.reason} "
+        got = self.kubectl.run(
             "get", "pod", pod, "-n", ns, "-o",
-            "jsonpath={range .status.initContainerStatuses[*]}{.state.waiting.reason} "
-            "{end}{range .status.containerStatuses[*]}{.state.waiting.reason} {end}",
-        ).stdout.split()  # fmt: skip
+            f"jsonpath={{range .status.initContainerStatuses[*]}}{states}{{end}}"
+            f"{{range .status.containerStatuses[*]}}{states}{{end}}",
+        )  # fmt: skip
+        return [r for r in got.stdout.split() if r != "Completed"]
+
+    def _not_ready(self, ns: str, pod: str, why: str, reasons: Sequence[str], spent: float) -> str:
+        """What ``kubectl wait`` said, the containers' reasons (ErrImageNeverPull,
+        ImagePullBackOff ...) and the tail of ``kubectl describe`` (its events)."""
         described = self.kubectl.run("describe", "pod", pod, "-n", ns)
-        msg = f"pod {ns}/{pod} not Ready in {self.ready_timeout_s:.0f}s: {why.strip()}"
+        msg = (
+            f"pod {ns}/{pod} not Ready after {spent:.0f}s "
+            f"(--ready-timeout {self.ready_timeout_s:.0f}): {why.strip()}"
+        )
         if reasons:
             msg += f"\nwaiting: {', '.join(sorted(set(reasons)))}"
         if any("Pull" in r for r in reasons):
