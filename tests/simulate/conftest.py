@@ -190,3 +190,102 @@ def fake_kubectl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeKubectl
     monkeypatch.delenv("FAKE_KUBECTL_FAIL", raising=False)
     monkeypatch.delenv("FAKE_KUBECTL_EXISTING", raising=False)
     return FakeKubectl(path, log)
+
+
+# -- kubectl over Docker: a one-node "cluster" whose pods are Docker containers ----------------
+
+DOCKER_KUBECTL = r"""
+import json, os, subprocess, sys
+import yaml
+
+state = os.environ["DOCKER_KUBECTL_STATE"]
+args = sys.argv[1:]
+while args and args[0] in ("--kubeconfig", "--context"):
+    args = args[2:]
+verb = args[0]
+
+
+def docker(*a):
+    return subprocess.run(["docker", *a], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def cid_of(ns, pod):
+    return open(os.path.join(state, f"{ns}_{pod}.cid")).read().strip()
+
+
+def run_pod(doc):
+    # kubelet's part: volumes as host directories, init containers to completion, then the
+    # container with the kubelet-style labels the sensor reads, and no network.
+    meta, spec = doc["metadata"], doc["spec"]
+    ns, pod = meta["namespace"], meta["name"]
+    volumes = {}
+    for v in spec.get("volumes", []):
+        path = os.path.join(state, f"{ns}_{pod}_{v['name']}")
+        os.makedirs(path, exist_ok=True)
+        os.chmod(path, 0o777)
+        volumes[v["name"]] = path
+    def mounts(c):
+        out = []
+        for m in c.get("volumeMounts", []):
+            ro = ":ro" if m.get("readOnly") else ""
+            out += ["-v", f"{volumes[m['name']]}:{m['mountPath']}{ro}"]
+        return out
+    for c in spec.get("initContainers", []):
+        docker("run", "--rm", "--network", "none", *mounts(c), c["image"], *c["command"])
+    (c,) = spec["containers"]
+    labels = {"io.kubernetes.pod.name": pod, "io.kubernetes.pod.namespace": ns,
+              "io.kubernetes.container.name": c["name"], **meta.get("labels", {})}
+    flags = ["--network", "none", "--env", "KUBERNETES_SERVICE_HOST=10.96.0.1"]
+    for k, v in labels.items():
+        flags += ["--label", f"{k}={v}"]
+    if c.get("securityContext", {}).get("privileged"):
+        flags.append("--privileged")
+    cid = docker("run", "-d", *flags, *mounts(c), c["image"], *c["command"])
+    with open(os.path.join(state, f"{ns}_{pod}.cid"), "w") as f:
+        f.write(cid)
+
+
+if verb == "get" and args[1] == "namespace":
+    pass  # none left
+elif verb == "apply":
+    for doc in yaml.safe_load_all(sys.stdin.read()):
+        if doc["kind"] == "Pod" and not doc["spec"].get("nodeSelector"):
+            run_pod(doc)
+elif verb == "wait":
+    ns, pod = args[args.index("-n") + 1], args[-2].split("/", 1)[1]
+    if docker("inspect", "-f", "{{.State.Running}}", cid_of(ns, pod)) != "true":
+        sys.exit(1)
+elif verb == "get" and args[1] == "pod":
+    print("docker://" + cid_of(args[args.index("-n") + 1], args[2]), end="")
+elif verb == "exec":
+    tty = "-t" in args[: args.index("--")]
+    ns = args[args.index("-n") + 1]
+    pod = [a for a in args[: args.index("--")] if not a.startswith("-")][-2]
+    argv = args[args.index("--") + 1 :]
+    if tty:
+        os.execvp("docker", ["docker", "exec", "-it", cid_of(ns, pod), *argv])
+    rc = subprocess.run(["docker", "exec", cid_of(ns, pod), *argv]).returncode
+    if rc:
+        sys.stderr.write(f"command terminated with exit code {rc}\n")
+    sys.exit(rc)
+elif verb == "delete" and args[1] == "namespace":
+    ids = docker("ps", "-aq", "--filter", f"label=io.kubernetes.pod.namespace={args[2]}",
+                 "--filter", "label=mamori.simulation").split()
+    if ids:
+        docker("rm", "-f", *ids)
+"""
+
+
+@pytest.fixture
+def docker_kubectl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A ``kubectl`` whose cluster is the local Docker engine: pods become ``--network none``
+    containers with kubelet-style labels (init containers run first, ``emptyDir`` volumes are
+    host directories), ``exec`` is ``docker exec``, ``delete namespace`` removes its containers.
+    The local sensor then sees the Kubernetes target's pods as it would a node's."""
+    state = tmp_path / "docker-kubectl"
+    state.mkdir()
+    path = tmp_path / "kubectl-over-docker"
+    path.write_text(f"#!{sys.executable}\n{DOCKER_KUBECTL}")
+    path.chmod(0o755)
+    monkeypatch.setenv("DOCKER_KUBECTL_STATE", str(state))
+    return path
