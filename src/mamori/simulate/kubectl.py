@@ -176,9 +176,8 @@ class KubernetesTarget:
         wanted = sorted({SIM_NAMESPACE} | {s.namespace for s in scenarios if s.needs_container})
         got = self.kubectl.run("get", "namespace", *wanted, "--ignore-not-found", "-o", "name")
         if got.returncode != 0:
-            raise SetupError(
-                f"cannot reach the cluster (kubectl get namespace): {_tail(got.stderr, 3)}"
-            )
+            why = "not allowed" if "forbidden" in got.stderr.lower() else "cannot reach the cluster"
+            raise SetupError(f"{why} (kubectl get namespace): {_tail(got.stderr, 3)}")
         left = [line.removeprefix("namespace/") for line in got.stdout.split()]
         if left:
             names = " ".join(left)
