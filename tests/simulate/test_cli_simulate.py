@@ -1,4 +1,4 @@
-"""``mamori simulate`` without Docker: target errors, listing, unknown names, and the audit-only
+"""``mamori simulate`` without Docker: an unknown target, listing, unknown names, and the audit-only
 scenario against a live server, with and without one of its detections."""
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from mamori.store.query import Filters
 from tests.conftest import LiveServer
 
 
-def test_kubernetes_target_run_is_not_available_yet() -> None:
-    r = CliRunner().invoke(app, ["simulate", "--target", "kubernetes"])
+def test_unknown_target_is_an_error() -> None:
+    r = CliRunner().invoke(app, ["simulate", "--target", "nomad", "--token-file", "/dev/null"])
     assert r.exit_code == 2
-    assert "not available yet" in r.output
+    assert "unknown target 'nomad' (docker, kubernetes)" in r.output
 
 
 def test_list_names_every_catalog_scenario() -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from mamori.drift.policy import default_policy_text
+from mamori.simulate import image
 from mamori.simulate.runner import Client, Runner, docker
 from mamori.simulate.scenarios import DRIFT_RULE, SCENARIOS, default_run
 from tests.simulate.conftest import Up, mamori
@@ -133,3 +134,22 @@ def test_drift_policy_parts_with_the_simulation_policy(
     assert code == 0, out + up.log.read_text()[-2000:]
     assert "missing alert" not in out
     assert "unexpected alert" not in out
+
+
+def test_kubernetes_target_over_docker_passes(
+    mamori_up: Callable[..., Up], docker_kubectl: Path
+) -> None:
+    """The Kubernetes target's pods, exec steps (``su`` for nginx, ``-i -t`` for the terminal)
+    and init-container copy, on a "cluster" whose kubelet is Docker (``docker_kubectl``): the
+    same alerts arrive as in Docker mode."""
+    image.victim_image(docker)
+    image.attacker_image(docker)
+    up = mamori_up()
+    code, out = simulate(
+        up, "--target", "kubernetes", "--kubectl", str(docker_kubectl),
+        "benign", "web-shell", "crypto-mining", "binary-drift", "terminal-shell",
+    )  # fmt: skip
+    assert code == 0, out + up.log.read_text()[-2000:]
+    assert "missing alert" not in out
+    assert "unexpected alert" not in out
+    assert docker("ps", "-aq", "--filter", "label=io.kubernetes.pod.namespace=mamori-sim") == ""

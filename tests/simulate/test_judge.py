@@ -98,3 +98,33 @@ def test_attribution_by_pod_container_or_audit_id() -> None:
     assert who.mine({"fields": {"ka.auditid": "audit-1"}})
     assert not who.mine({"fields": {"ka.auditid": "audit-2", "container.id": "d" * 12}})
     assert not who.mine({"resources": [{"kind": "pod", "name": "pod-b"}]})
+
+
+def test_attribution_by_the_api_objects_real_cluster_actions_touched() -> None:
+    """``--control-plane real``: the audit log's alerts name the objects the run made."""
+    who = Attribution(
+        "mamori-sim",
+        "mamori-sim-control-plane-r1",
+        objects=frozenset(
+            {
+                ("pods", "mamori-sim-priv-r1"),
+                ("clusterrolebindings", "mamori-sim-admin-r1"),
+                ("events", "*"),
+            }
+        ),
+    )
+
+    def target(resource: str, name: str | None, ns: str | None) -> dict[str, Any]:
+        fields = {"ka.target.resource": resource, "ka.target.name": name}
+        if ns is not None:
+            fields["ka.target.namespace"] = ns
+        return alert("r", "MAM-CP-018", **{k: v for k, v in fields.items() if v is not None})
+
+    assert who.mine(target("pods", "mamori-sim-priv-r1", "mamori-sim"))
+    assert who.mine(target("clusterrolebindings", "mamori-sim-admin-r1", None))  # cluster-scoped
+    assert who.mine(target("events", None, "mamori-sim"))  # deletecollection: no name
+    assert who.mine(target("events", "victim.17f3", "mamori-sim"))
+    assert not who.mine(target("events", None, "default"))
+    assert not who.mine(target("pods", "mamori-sim-priv-r1", "other"))
+    assert not who.mine(target("clusterrolebindings", "someone-elses", None))
+    assert not Attribution("mamori-sim", "p").mine(target("events", None, "mamori-sim"))

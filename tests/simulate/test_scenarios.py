@@ -17,7 +17,7 @@ from mamori.audit.events import to_event
 from mamori.simulate import image
 from mamori.simulate.audit_events import SIM_ANNOTATION, fresh_events
 from mamori.simulate.judge import Expect, expect
-from mamori.simulate.runner import Runner
+from mamori.simulate.runner import DockerTarget
 from mamori.simulate.scenarios import (
     PHP_FPM,
     SCENARIOS,
@@ -168,14 +168,15 @@ def test_attacker_files_are_found_nowhere_in_the_victim(simtool: Path, tmp_path:
 
 
 def test_containers_get_no_network_and_kubelet_labels(simtool: Path) -> None:
-    runner = Runner(client=None)  # type: ignore[arg-type]
+    target = DockerTarget()
+    target.prepare("run1", [])
     try:
-        args = runner.container_args(SCENARIOS["crypto-mining"], "mamori-sim-x")
+        args = target.container_args(SCENARIOS["crypto-mining"], "mamori-sim-x")
     finally:
-        runner.cleanup()
+        target.cleanup()
     assert args[:4] == ["run", "-d", "--network", "none"]
     assert "io.kubernetes.pod.namespace=mamori-sim" in args
-    assert f"mamori.simulation={runner.run_id}" in args
+    assert "mamori.simulation=run1" in args
     mount = args[args.index("--volume") + 1]
     assert mount.endswith(":/attacker:ro")
 

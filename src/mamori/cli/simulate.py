@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.markup import escape
@@ -12,6 +12,9 @@ from rich.table import Table
 
 from mamori.cli.common import console, err_console
 from mamori.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mamori.simulate.kubectl import KubernetesTarget
 
 
 def _token(path: Path | None, what: str) -> str:
@@ -42,11 +45,37 @@ def _print_manifests() -> None:
     typer.echo(manifests_yaml(uuid.uuid4().hex[:10], victim, attacker), nl=False)
 
 
+def _fail(exc: Exception) -> NoReturn:
+    """A run that cannot start (or go on): the message, exit 2."""
+    err_console.print(f"error: {escape(str(exc))}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2) from exc
+
+
+def _report_cleanup(kube: KubernetesTarget, run_id: str) -> None:
+    if kube.keep and kube.namespaces:
+        names = " ".join(kube.namespaces)
+        err_console.print(
+            f"kept (--keep): run {run_id}; remove with kubectl delete namespace {names}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    for problem in kube.not_removed:
+        err_console.print(
+            f"warning: not removed: {escape(problem)}", highlight=False, soft_wrap=True
+        )
+
+
 def run(
     scenarios: Annotated[
         list[str] | None, typer.Argument(help="scenario names (default: all but the optional ones)")
     ] = None,
-    target: Annotated[str, typer.Option(help="docker (kubernetes: not available yet)")] = "docker",
+    target: Annotated[
+        str,
+        typer.Option(
+            help="docker (containers next to the local sensor) or kubernetes (pods on the "
+            "cluster kubectl points at)"
+        ),
+    ] = "docker",
     server: Annotated[str, typer.Option(help="mamori server URL")] = "http://127.0.0.1:8080",
     token_file: Annotated[
         Path | None, typer.Option(help="token with the read scope (and ingest, unless given)")
@@ -72,22 +101,61 @@ def run(
         typer.Option(
             "--manifests",
             help="with --target kubernetes: build the two images locally, print the setup's "
-            "manifests (namespace, ServiceAccount, pods, headless Services) and exit",
+            "manifests (namespace, ServiceAccount, deny-all NetworkPolicy, pods, headless "
+            "Services) and exit",
         ),
     ] = False,
     base_policy: Annotated[
         Path | None,
         typer.Option(help="with --print-drift-policy: the policy to extend (default: shipped)"),
     ] = None,
+    kubectl: Annotated[
+        Path | None, typer.Option(help="kubernetes: the kubectl binary (default: on PATH)")
+    ] = None,
+    kubeconfig: Annotated[
+        Path | None, typer.Option(help="kubernetes: passed to kubectl --kubeconfig")
+    ] = None,
+    context: Annotated[
+        str | None, typer.Option(help="kubernetes: passed to kubectl --context")
+    ] = None,
+    image_prefix: Annotated[
+        str | None,
+        typer.Option(
+            help="kubernetes: registry prefix of the pushed images "
+            "(<prefix>/mamori-sim-victim:<digest>; default: local, loaded into the nodes)"
+        ),
+    ] = None,
+    victim_image: Annotated[
+        str | None, typer.Option(help="kubernetes: the victim image, by full name")
+    ] = None,
+    attacker_image: Annotated[
+        str | None, typer.Option(help="kubernetes: the attacker image, by full name")
+    ] = None,
+    ready_timeout: Annotated[
+        float, typer.Option(help="kubernetes: seconds for each victim pod to become Ready")
+    ] = 120.0,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="kubernetes: leave the namespaces for a look")
+    ] = False,
+    control_plane: Annotated[
+        str,
+        typer.Option(
+            help="synthetic: post the recorded audit events to mamori; real (kubernetes): do "
+            "S9 with kubectl (privileged pod, cluster-admin binding, exec, events deleted) and "
+            "judge the alerts from the cluster's audit log"
+        ),
+    ] = "synthetic",
 ) -> None:
-    """Run simulation scenarios against a running mamori and its local sensor.
+    """Run simulation scenarios against a running mamori and its sensor.
 
-    Each scenario starts a victim container (``--network none``), runs its steps, and waits for
-    the alerts it must raise. Exit 0 only when every scenario passes.
+    Each scenario starts a victim (a ``--network none`` container, or with ``--target
+    kubernetes`` a pod under a deny-all NetworkPolicy), runs its steps, and waits for the
+    alerts it must raise. Exit 0 only when every scenario passes, 1 when one fails, 2 when the
+    run cannot start.
     """
     from mamori.simulate.judge import expect
-    from mamori.simulate.runner import Client, Runner
-    from mamori.simulate.scenarios import SCENARIOS, default_run, title
+    from mamori.simulate.runner import Client, Runner, SimulationError, Target
+    from mamori.simulate.scenarios import CONTROL_PLANE_REAL, SCENARIOS, default_run, title
 
     if print_drift_policy:
         from mamori.simulate.policy import simulation_policy_text
@@ -112,16 +180,21 @@ def run(
     if target == "kubernetes" and manifests:
         _print_manifests()
         return
-    if target == "kubernetes":
+    if target not in ("docker", "kubernetes"):
         err_console.print(
-            "error: --target kubernetes is not available yet (only --target docker; "
-            "--manifests prints the setup; see docs/simulate.md)",
+            f"error: unknown target {escape(target)!r} (docker, kubernetes)",
             highlight=False,
+            soft_wrap=True,
         )
         raise typer.Exit(2)
-    if target != "docker":
+    if control_plane not in ("synthetic", "real") or (
+        control_plane == "real" and target != "kubernetes"
+    ):
         err_console.print(
-            f"error: unknown target {escape(target)!r} (docker)", highlight=False, soft_wrap=True
+            f"error: --control-plane {escape(control_plane)!r}: synthetic, or real with "
+            "--target kubernetes",
+            highlight=False,
+            soft_wrap=True,
         )
         raise typer.Exit(2)
     chosen = []
@@ -132,15 +205,36 @@ def run(
             raise typer.Exit(2)
         chosen.append(SCENARIOS[name])
     chosen = chosen or default_run()
+    if control_plane == "real":
+        chosen = [CONTROL_PLANE_REAL if s.name == CONTROL_PLANE_REAL.name else s for s in chosen]
     if time_limit is not None:
         chosen = [dataclasses.replace(s, time_limit_s=time_limit) for s in chosen]
     read = _token(token_file, "alerts")
     ingest = _token(ingest_token_file, "audit webhook") if ingest_token_file else read
+    kube = None
+    if target == "kubernetes":
+        from mamori.simulate.kubectl import Images, Kubectl, KubernetesTarget
+
+        try:
+            kube = KubernetesTarget(
+                Kubectl(str(kubectl) if kubectl else None, kubeconfig, context),
+                Images.pick(image_prefix, victim_image, attacker_image),
+                ready_timeout_s=ready_timeout,
+                keep=keep,
+            )
+        except SimulationError as exc:
+            _fail(exc)
+    to: Target | None = kube
     client = Client(server, read, ingest)
+    runner = Runner(client, log=lambda m: err_console.print(escape(m)), target=to)
     try:
-        results = Runner(client, log=lambda m: err_console.print(escape(m))).run(chosen)
+        results = runner.run(chosen)
+    except SimulationError as exc:
+        _fail(exc)
     finally:
         client.close()
+        if kube is not None:
+            _report_cleanup(kube, runner.run_id)
 
     table = Table(title="mamori simulate")
     for col in ("scenario", "expected", "raised", "missing", "unexpected", "time to alert"):

@@ -78,17 +78,25 @@ def is_high(alert: Mapping[str, Any]) -> bool:
 @dataclass(frozen=True)
 class Attribution:
     """What makes an alert the scenario's: its pod (namespace + name), a container of the run,
-    or one of the audit events it posted."""
+    one of the audit events it posted, or (real cluster actions) an API request about an object
+    it made: ``objects`` holds (resource, name) pairs, name ``*`` for any, in the scenario's
+    namespace or cluster-scoped."""
 
     namespace: str
     pod: str
     container_ids: frozenset[str] = frozenset()
     audit_ids: frozenset[str] = frozenset()
+    objects: frozenset[tuple[str, str]] = frozenset()
 
     def mine(self, alert: Mapping[str, Any]) -> bool:
         f = alert.get("fields") or {}
         if self.audit_ids and f.get("ka.auditid") in self.audit_ids:
             return True
+        if self.objects and f.get("ka.target.namespace") in (None, self.namespace):
+            resource = f.get("ka.target.resource")
+            name = f.get("ka.target.name")
+            if (resource, name) in self.objects or (resource, "*") in self.objects:
+                return True
         if f.get("k8s.pod.name") == self.pod and f.get("k8s.ns.name") == self.namespace:
             return True
         for r in alert.get("resources") or ():

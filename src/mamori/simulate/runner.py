@@ -1,7 +1,10 @@
-"""Play scenarios against a mamori server and the Docker engine next to its sensor.
+"""Play scenarios against a mamori server and a target next to its sensor.
 
-Every container gets ``--network none``, kubelet-style labels naming a per-run pod and a
-``mamori.simulation=<run id>`` label; the runner removes them (by id, and by that label) at the end.
+The scenario and judging loop (``Runner``) is one; where the victim runs is a ``Target``: the
+Docker engine here (``DockerTarget``), or a cluster through ``kubectl``
+(``mamori.simulate.kubectl.KubernetesTarget``). On Docker every container gets
+``--network none``, kubelet-style labels naming a per-run pod and a ``mamori.simulation=<run id>``
+label; the target removes them (by id, and by that label) at the end.
 """
 
 from __future__ import annotations
@@ -13,18 +16,25 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
 from mamori.core.errors import MamoriError
 from mamori.simulate import image
 from mamori.simulate.judge import Attribution, Want, judge
-from mamori.simulate.scenarios import API_SERVER, Audit, Exec, Scenario, fresh_events
+from mamori.simulate.scenarios import (
+    API_SERVER,
+    Audit,
+    ClusterActions,
+    Exec,
+    Scenario,
+    fresh_events,
+)
 
 SIM_LABEL = "mamori.simulation"
 POLL_S = 0.5
@@ -33,6 +43,11 @@ VICTIM_ENV = {"KUBERNETES_SERVICE_HOST": API_SERVER, "KUBERNETES_SERVICE_PORT": 
 
 class SimulationError(MamoriError):
     """The simulation could not run (no Docker, server unreachable, bad token)."""
+
+
+class SetupError(SimulationError):
+    """The target cannot run any scenario (no kubectl, cluster unreachable, images missing):
+    the run stops (exit 2) instead of failing every scenario the same way."""
 
 
 @dataclass
@@ -83,11 +98,17 @@ def exec_with_tty(
     """``docker exec -it`` on a pty we hold: the process gets a controlling terminal.
     ``typed`` is written to the terminal after a second (the process must still be there when
     the sensor reads its terminal)."""
-    master, slave = os.openpty()
     user_args = ["-u", user] if user else []
+    return run_with_tty([_docker_bin(), "exec", "-it", *user_args, cid, *argv], typed)
+
+
+def run_with_tty(argv: Sequence[str], typed: bytes = b"") -> int:
+    """Run ``argv`` (``docker exec -it ...``, ``kubectl exec -it ...``) with a pty we hold as
+    its stdin/stdout/stderr; ``typed`` goes to the terminal after a second."""
+    master, slave = os.openpty()
     try:
         proc = subprocess.Popen(  # noqa: S603 - argv, no shell
-            [_docker_bin(), "exec", "-it", *user_args, cid, *argv],
+            list(argv),
             stdin=slave,
             stdout=slave,
             stderr=slave,
@@ -154,48 +175,57 @@ class Client:
                 return out
 
 
-@dataclass
-class _Run:
-    scenario: Scenario
-    pod: str
-    container_ids: set[str] = field(default_factory=set)
-    audit_ids: set[str] = field(default_factory=set)
+@dataclass(frozen=True)
+class Started:
+    """A scenario's victim as its target started it: ``ref`` names it to the target (a Docker
+    container id; ``namespace/pod`` on Kubernetes); ``container_id`` is the runtime's id of the
+    victim container, when known (alerts carry it)."""
 
-    def attribution(self) -> Attribution:
-        return Attribution(
-            self.scenario.namespace,
-            self.pod,
-            frozenset(self.container_ids),
-            frozenset(self.audit_ids),
-        )
+    ref: str
+    container_id: str | None = None
 
 
-class Runner:
-    """Plays scenarios one after the other; ``started`` keeps every container id it made."""
+class Target(Protocol):
+    """Where the victims run. ``prepare`` once per run (may raise ``SetupError``), ``start`` per
+    scenario with exec steps, ``exec`` per step, ``cleanup`` always (also after an error or
+    Ctrl-C; it must not raise for what is already gone)."""
 
-    def __init__(
-        self,
-        client: Client,
-        image: str | None = None,
-        log: Callable[[str], None] = lambda _m: None,
-    ) -> None:
-        self.client = client
+    @property
+    def started(self) -> list[str]: ...
+
+    def prepare(self, run_id: str, scenarios: Sequence[Scenario]) -> None: ...
+
+    def start(self, sc: Scenario, pod: str) -> Started: ...
+
+    def exec(self, victim: Started, step: Exec) -> None: ...
+
+    def cluster_actions(self, victim: Started, sc: Scenario) -> set[tuple[str, str]]:
+        """Do ``ClusterActions``; the (resource, name) pairs of the API objects involved."""
+        ...
+
+    def cleanup(self) -> None: ...
+
+
+class DockerTarget:
+    """One ``docker run --network none`` container per scenario, steps by ``docker exec``."""
+
+    def __init__(self, image: str | None = None) -> None:
         self.image = image
-        self.log = log
-        self.run_id = uuid.uuid4().hex[:10]
-        self.started: list[str] = []  # container ids, for cleanup and for the caller to inspect
+        self.run_id = ""
+        self._started: list[str] = []  # container ids, for cleanup and for callers to inspect
         self._attacker: Path | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
 
-    def run(self, scenarios: Iterable[Scenario]) -> list[Result]:
-        try:
-            return [self._one(s) for s in scenarios]
-        finally:
-            self.cleanup()
+    @property
+    def started(self) -> list[str]:
+        return self._started
+
+    def prepare(self, run_id: str, scenarios: Sequence[Scenario]) -> None:
+        self.run_id = run_id
 
     def cleanup(self) -> None:
         left = docker("ps", "-aq", "--filter", f"label={SIM_LABEL}={self.run_id}", check=False)
-        ids = set(self.started) | set(left.split())
+        ids = set(self._started) | set(left.split())
         if ids:
             docker("rm", "-f", *sorted(ids), check=False)
         if self._tmp is not None:
@@ -231,12 +261,72 @@ class Runner:
         args += ["--volume", f"{self.attacker_dir()}:/attacker:ro"]
         return args
 
-    def _start(self, sc: Scenario, pod: str) -> str:
+    def start(self, sc: Scenario, pod: str) -> Started:
         if self.image is None:
             self.image = victim_image()
         cid = docker(*self.container_args(sc, pod), self.image, "sleep", "600")
-        self.started.append(cid)
-        return cid
+        self._started.append(cid)
+        return Started(cid, cid)
+
+    def exec(self, victim: Started, step: Exec) -> None:
+        if step.tty:
+            exec_with_tty(victim.ref, step.argv, step.user, step.typed)
+        else:
+            user = ["-u", step.user] if step.user else []
+            docker("exec", *user, victim.ref, *step.argv, check=False)
+
+    def cluster_actions(self, victim: Started, sc: Scenario) -> set[tuple[str, str]]:
+        raise SimulationError("real control-plane actions need --target kubernetes")
+
+
+@dataclass
+class _Run:
+    scenario: Scenario
+    pod: str
+    container_ids: set[str] = field(default_factory=set)
+    audit_ids: set[str] = field(default_factory=set)
+    objects: set[tuple[str, str]] = field(default_factory=set)
+
+    def attribution(self) -> Attribution:
+        return Attribution(
+            self.scenario.namespace,
+            self.pod,
+            frozenset(self.container_ids),
+            frozenset(self.audit_ids),
+            frozenset(self.objects),
+        )
+
+
+class Runner:
+    """Plays scenarios one after the other on a target (default: Docker)."""
+
+    def __init__(
+        self,
+        client: Client,
+        image: str | None = None,
+        log: Callable[[str], None] = lambda _m: None,
+        target: Target | None = None,
+    ) -> None:
+        self.client = client
+        self.target: Target = target if target is not None else DockerTarget(image)
+        self.log = log
+        self.run_id = uuid.uuid4().hex[:10]
+
+    @property
+    def started(self) -> list[str]:
+        """What the target started (Docker: container ids), for the caller to inspect."""
+        return self.target.started
+
+    def run(self, scenarios: Iterable[Scenario]) -> list[Result]:
+        chosen = list(scenarios)
+        try:
+            self.target.prepare(self.run_id, chosen)
+            return [self._one(s) for s in chosen]
+        finally:
+            self.cleanup()
+
+    def cleanup(self) -> None:
+        self.target.cleanup()
 
     def _one(self, sc: Scenario) -> Result:
         result = Result(sc.name, sc.expected)
@@ -244,12 +334,15 @@ class Runner:
         run = _Run(sc, pod)
         since = datetime.now(UTC) - timedelta(seconds=2)
         try:
-            cid = self._start(sc, pod) if sc.needs_container else None
-            if cid is not None:
-                run.container_ids.add(cid)
+            victim = self.target.start(sc, pod) if sc.needs_container else None
+            if victim is not None:
+                if victim.container_id:
+                    run.container_ids.add(victim.container_id)
                 time.sleep(2.0)  # the sensor marks new containers from the runtime's events
             for step in sc.steps:
-                self._step(step, cid, run)
+                self._step(step, victim, run)
+        except SetupError:
+            raise
         except SimulationError as exc:
             result.error = str(exc)
             return result
@@ -276,15 +369,14 @@ class Runner:
         result.time_to_alert_s = verdict.time_to_alert_s
         return result
 
-    def _step(self, step: Exec | Audit, cid: str | None, run: _Run) -> None:
+    def _step(self, step: Exec | Audit | ClusterActions, victim: Started | None, run: _Run) -> None:
         if isinstance(step, Audit):
             events = fresh_events(step.events, datetime.now(UTC), self.run_id)
             run.audit_ids.update(e["auditID"] for e in events)
             self.client.post_audit(events)
             return
-        assert cid is not None
-        if step.tty:
-            exec_with_tty(cid, step.argv, step.user, step.typed)
-        else:
-            user = ["-u", step.user] if step.user else []
-            docker("exec", *user, cid, *step.argv, check=False)
+        assert victim is not None
+        if isinstance(step, ClusterActions):
+            run.objects.update(self.target.cluster_actions(victim, run.scenario))
+            return
+        self.target.exec(victim, step)

@@ -21,7 +21,16 @@ from mamori.simulate.audit_events import SIM_NAMESPACE, fresh_events
 from mamori.simulate.judge import ANY, Expect, Want
 from mamori.simulate.policy import ALLOWED_TOOL, QUIET_NAMESPACE
 
-__all__ = ["ANY", "SCENARIOS", "SIM_NAMESPACE", "Audit", "Exec", "Scenario", "fresh_events"]
+__all__ = [
+    "ANY",
+    "SCENARIOS",
+    "SIM_NAMESPACE",
+    "Audit",
+    "ClusterActions",
+    "Exec",
+    "Scenario",
+    "fresh_events",
+]
 
 DRIFT_RULE = "A drift binary detected executing in the container"
 DRIFT_FALCO_RULE = "mamori drop and execute new binary in container"  # the rules-file twin
@@ -90,7 +99,15 @@ class Audit:
     events: tuple[Mapping[str, Any], ...]
 
 
-Step = Exec | Audit
+@dataclass(frozen=True)
+class ClusterActions:
+    """``--control-plane real`` on a cluster: S9's trio done with ``kubectl`` in the run's
+    namespace (a privileged pod that is never scheduled, the victim's ServiceAccount bound to
+    cluster-admin for a moment, an exec into the victim pod) and the namespace's events
+    deleted; the API server's audit log, shipped to mamori, raises the alerts."""
+
+
+Step = Exec | Audit | ClusterActions
 
 
 @dataclass(frozen=True)
@@ -112,7 +129,7 @@ class Scenario:
 
     @property
     def needs_container(self) -> bool:
-        return any(isinstance(s, Exec) for s in self.steps)
+        return any(isinstance(s, Exec | ClusterActions) for s in self.steps)
 
 
 def web_shell(script: str) -> Exec:
@@ -374,6 +391,18 @@ SCENARIOS: dict[str, Scenario] = {
         ),
     )
 }
+
+
+CONTROL_PLANE_REAL = Scenario(
+    name="control-plane",
+    catalog="S9",
+    description="kubectl: a privileged pod, cluster-admin bound to the victim's ServiceAccount, "
+    "exec into the victim pod, events deleted (needs the cluster's audit log shipped to mamori)",
+    steps=(ClusterActions(),),
+    expected=("MAM-CP-018", "MAM-CP-019", "MAM-CP-021", "MAM-CP-014"),
+    must_not=("MAM-CP-005",),
+    time_limit_s=120.0,
+)
 
 
 def default_run() -> list[Scenario]:
