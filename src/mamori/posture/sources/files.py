@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from mamori.posture.model import Diagnostic, DiagnosticLevel, Location, Manifest
@@ -57,10 +58,23 @@ def _read(path: Path, max_bytes: int, stdin_name: str) -> str | Diagnostic:
     return text
 
 
-def read_manifests(
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One input's text, read and not yet parsed."""
+
+    name: str  # as reported (the path, or --stdin-name)
+    text: str
+    is_json: bool
+    stdin: bool = False
+
+    def load(self) -> Iterator[Manifest | Diagnostic]:
+        return load_text(self.text, self.name, is_json=self.is_json)
+
+
+def read_sources(
     paths: Iterable[str], *, max_bytes: int | None = None, stdin_name: str = "<stdin>"
-) -> Iterator[Manifest | Diagnostic]:
-    """Every object under ``paths`` (``-`` = stdin) and every located problem met on the way."""
+) -> Iterator[Source | Diagnostic]:
+    """The text of every file under ``paths`` (``-`` = stdin), or why it cannot be read."""
     limit = MAX_BYTES if max_bytes is None else max_bytes
     for item in expand_paths(paths):
         if isinstance(item, Diagnostic):
@@ -70,5 +84,21 @@ def read_manifests(
         if isinstance(text, Diagnostic):
             yield text
             continue
-        name = stdin_name if str(item) == STDIN else str(item)
-        yield from load_text(text, name, is_json=item.suffix.lower() == ".json")
+        stdin = str(item) == STDIN
+        name = stdin_name if stdin else str(item)
+        yield Source(name, text, item.suffix.lower() == ".json", stdin)
+
+
+def load_sources(sources: Iterable[Source | Diagnostic]) -> Iterator[Manifest | Diagnostic]:
+    for source in sources:
+        if isinstance(source, Diagnostic):
+            yield source
+        else:
+            yield from source.load()
+
+
+def read_manifests(
+    paths: Iterable[str], *, max_bytes: int | None = None, stdin_name: str = "<stdin>"
+) -> Iterator[Manifest | Diagnostic]:
+    """Every object under ``paths`` (``-`` = stdin) and every located problem met on the way."""
+    return load_sources(read_sources(paths, max_bytes=max_bytes, stdin_name=stdin_name))
