@@ -310,6 +310,8 @@ def load_text(text: str, file: str, *, is_json: bool = False) -> Iterator[Manife
 
 
 def _helm(chunk: Chunk) -> str | None:
+    if "# Source: " not in chunk.text:  # a substring search is much cheaper than the regex's
+        return None
     found = _HELM_SOURCE.search(chunk.text)
     return found.group(1) if found else None
 
