@@ -80,6 +80,8 @@ if RuntimeParam is not None:
 
     @dataclass(frozen=True)
     class _Direct(RuntimeParam):
+        """Typer's conversion done directly for plain values (see the module)."""
+
         descriptor: Any
 
         def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:

@@ -110,6 +110,8 @@ class PostureConfig(Params):
 
 @dataclass(frozen=True, slots=True)
 class Scope:
+    """A check's effective scoping: the global exclusions merged with its own."""
+
     excluded_namespaces: frozenset[str]
     namespaces: frozenset[str]
     label_selector: LabelSelector
@@ -121,6 +123,8 @@ class Scope:
 
 @dataclass(frozen=True, slots=True)
 class CheckSettings:
+    """A selected check as the engine runs it: parameters, effective scope, action."""
+
     check: Check[Any]
     params: Params
     scope: Scope
@@ -129,6 +133,8 @@ class CheckSettings:
 
 @dataclass(frozen=True, slots=True)
 class ScanConfig:
+    """What a scan needs from the configuration (made by ``build``)."""
+
     checks: tuple[CheckSettings, ...]
     namespace: str | None = None
     allow_annotation_exemptions: bool = True

@@ -64,6 +64,8 @@ Accounts = Mapping[tuple[str | None, str], Mapping[str, Any]]
 
 @dataclass(frozen=True, slots=True)
 class Context:
+    """What a scan knows beyond one object: config, ServiceAccounts, namespace labels."""
+
     config: ScanConfig
     service_accounts: Accounts = field(default_factory=dict)
     namespace_labels: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)

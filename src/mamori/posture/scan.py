@@ -15,6 +15,8 @@ from mamori.posture.sources.files import load_sources, read_sources
 
 @dataclass(slots=True)
 class Report:
+    """Results, the problems met in the input, and the files read."""
+
     results: list[Result] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     inputs: list[str] = field(default_factory=list)

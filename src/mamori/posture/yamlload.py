@@ -34,6 +34,8 @@ _HELM_SOURCE = re.compile(r"^# Source: (.+?)\s*$", re.MULTILINE)
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
+    """One ``---`` document of a stream and the line it starts on."""
+
     text: str
     first_line: int  # 0-based line of the chunk in the file
 

@@ -58,11 +58,18 @@ class Params:
 @dataclass_transform(frozen_default=True, field_specifiers=(field,))
 def params(cls: type[T]) -> type[T]:
     """Make ``cls`` (a ``Params`` subclass) a frozen slots dataclass; list and dict defaults
-    are copied for each instance, as pydantic did."""
-    for name in inspect.get_annotations(cls):
+    are copied for each instance, as pydantic did.
+
+    A class without a docstring gets one naming its fields: dataclasses would otherwise
+    compute one from the signature, which is half the cost of making the class (~0.7 ms, three
+    dozen classes at every start)."""
+    names = inspect.get_annotations(cls)
+    for name in names:
         value = cls.__dict__.get(name)
         if isinstance(value, list | dict):
             setattr(cls, name, field(default_factory=functools.partial(copy.deepcopy, value)))
+    if cls.__doc__ is None:
+        cls.__doc__ = f"{cls.__name__}({', '.join(names)}): parameters."
     return dataclass(frozen=True, slots=True)(cls)
 
 
@@ -128,6 +135,8 @@ class NoParams(Params):
 @fast_init
 @dataclass(frozen=True, slots=True)
 class Violation:
+    """A finding: the offending field (path from the object root) and why."""
+
     path: FieldPath  # from the object root
     message: str
     container: ContainerRef | None = None
@@ -138,6 +147,8 @@ class Violation:
 @fast_init
 @dataclass(frozen=True, slots=True)
 class Skip:
+    """The check cannot decide on this object; the reason is reported."""
+
     reason: str
 
 
@@ -166,6 +177,8 @@ POD_BEARING = "pod-bearing"
 
 @dataclass(frozen=True, slots=True)
 class Check(Generic[P]):
+    """One check: its metadata, its rule (``run``) and the type of its parameters."""
+
     id: str
     title: str
     severity: Level
