@@ -8,7 +8,15 @@ from json.encoder import encode_basestring_ascii as _enc
 from typing import Any
 
 import mamori
-from mamori.posture.model import ContainerRef, ResourceId, Result, Status, format_path
+from mamori.posture.model import (
+    ContainerRef,
+    FieldPath,
+    Location,
+    ResourceId,
+    Result,
+    Status,
+    format_path,
+)
 from mamori.posture.report.common import check_of
 from mamori.posture.scan import Report
 
@@ -107,7 +115,9 @@ class _Encoder:
         self.checks: dict[str, tuple[str, str, str]] = {}
         self.resources: dict[int, tuple[ResourceId, str]] = {}
         self.containers: dict[int, tuple[ContainerRef, str]] = {}
+        self.locations: dict[int, tuple[Location, str]] = {}
         self.files: dict[str, str] = {}
+        self.paths: dict[FieldPath, str] = {}
 
     def _check(self, r: Result) -> tuple[str, str, str]:
         parts = self.checks.get(r.check_id)
@@ -142,21 +152,28 @@ class _Encoder:
                 text = f'{{"name":{_enc(c.name)},"type":{_enc(c.type)}}}'
                 known = self.containers[id(c)] = (c, text)
             container = known[1]
-        file = self.files.get(loc.file)
-        if file is None:
-            file = self.files[loc.file] = _enc(loc.file)
+        where = self.locations.get(id(loc))  # shared by an object's passes and same-field findings
+        if where is None:
+            file = self.files.get(loc.file)
+            if file is None:
+                file = self.files[loc.file] = _enc(loc.file)
+            text = (
+                f'{{"file":{file},"line":{_int(loc.line)},'
+                f'"column":{_int(loc.column)},"helmSource":{_str(loc.helm_source)}}}'
+            )
+            where = self.locations[id(loc)] = (loc, text)
         exemption = (
             "null"
             if ex is None
             else f'{{"reason":{_enc(ex.reason)},"source":{_enc(ex.source)},'
             f'"expired":{"true" if ex.expired else "false"}}}'
         )
-        path = _enc(format_path(r.field_path))
+        path = self.paths.get(r.field_path)
+        if path is None:
+            path = self.paths[r.field_path] = _enc(format_path(r.field_path))
         return (
             f'{head},{_STATUS[r.status]},"resource":{self._resource(r.resource)},'
-            f'"container":{container},"fieldPath":{path},'
-            f'"location":{{"file":{file},"line":{_int(loc.line)},'
-            f'"column":{_int(loc.column)},"helmSource":{_str(loc.helm_source)}}},'
+            f'"container":{container},"fieldPath":{path},"location":{where[1]},'
             f'"message":{_enc(r.message)},{rem}{path}]}},"exemption":{exemption},'
             f'"pss":{_str(r.upstream)},"azurePolicyId":{policy}}}'
         )
