@@ -46,7 +46,7 @@ automountServiceAccountToken: false
 """
 
 
-def _inputs(root: Path, count: int = 80) -> list[str]:
+def _inputs(root: Path, count: int = 80, *, broken: bool = True) -> list[str]:
     """Varied files: findings, exemptions, a JSON list, broken and unknown documents, and the
     ServiceAccount that MAM-K8S-012 looks up from every pod, in the *last* file (another
     worker's chunk)."""
@@ -56,7 +56,7 @@ def _inputs(root: Path, count: int = 80) -> list[str]:
         text = DEPLOYMENT.format(
             i=i, annotations=exempt, host=str(i % 3 == 0).lower(), image=image, port=8000 + i
         )
-        if i % 11 == 0:
+        if i % 11 == 0 and broken:
             text += "---\nkind: [unclosed\n"
         if i % 13 == 0:
             text += "---\napiVersion: x/v1\nkind: Gizmo\nmetadata: {name: g}\n"
@@ -71,7 +71,7 @@ def _inputs(root: Path, count: int = 80) -> list[str]:
     }
     (root / "pods.json").write_text(json.dumps(pods, indent=1))
     (root / "zz-account.yaml").write_text(ACCOUNT)
-    return [str(root), str(root / "missing.yaml")]
+    return [str(root), str(root / "missing.yaml")] if broken else [str(root)]
 
 
 def _same(a: Report, b: Report) -> None:
@@ -167,3 +167,26 @@ def test_a_default_scan_does_not_import_pydantic(tmp_path: Path) -> None:
     )
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
     subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True, env=env)
+
+
+@pytest.mark.parametrize(
+    ("broken", "fail_on", "code"), [(False, "none", 0), (False, "low", 1), (True, "none", 2)]
+)
+def test_the_command_writes_the_whole_report_then_ends(
+    tmp_path: Path, broken: bool, fail_on: str, code: int
+) -> None:
+    """``mamori scan manifests`` ends its process itself once the output is flushed."""
+    paths = _inputs(tmp_path, 60, broken=broken)
+    single = scan_paths(paths, load_config(None, select("all")), jobs=1)
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
+    args = ["scan", "manifests", *paths, "--checks", "all", "--format", "json", "-j", "2"]
+    done = subprocess.run(
+        [sys.executable, "-m", "mamori", *args, "--fail-on", fail_on],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == code, done.stderr[-2000:]
+    assert done.stdout == jsonfmt.render(single) + "\n"
+    assert ("PST005" in done.stderr) is broken  # the diagnostics are flushed too
