@@ -138,3 +138,14 @@ def test_hidden_directories_are_skipped(tmp_path: Path) -> None:
 def test_helm_source_comment_is_kept(tmp_path: Path) -> None:
     report = _scan(tmp_path, "helm.yaml", "---\n# Source: chart/templates/pod.yaml\n" + POD % "a")
     assert report.results[0].location.helm_source == "chart/templates/pod.yaml"
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\r"])
+def test_windows_and_old_mac_line_ends_read_as_newlines(tmp_path: Path, newline: str) -> None:
+    """Files are read as bytes and decoded; line ends must still come out as text mode's."""
+    text = POD % "a" + "---\n" + POD % "b"
+    unix = _scan(tmp_path, "unix.yaml", text)
+    other = _scan(tmp_path, "other.yaml", text.replace("\n", newline))
+    where = [(r.location.line, r.location.column, r.message) for r in unix.results]
+    assert [(r.location.line, r.location.column, r.message) for r in other.results] == where
+    assert len(where) == 2

@@ -63,6 +63,9 @@ def version() -> None:
 
 def main() -> None:
     """Entry point: a user error is one line on stderr and exit status 2, not a traceback."""
+    from mamori.cli import exit as cli_exit
+
+    cli_exit.ENTRY = True
     try:
         app()
     except MamoriError as exc:

@@ -12,6 +12,8 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
+from mamori.cli.coerce import speed_up
+
 Table = dict[str, tuple[str, str]]
 
 
@@ -29,6 +31,7 @@ def load_command(name: str, module: str, attr: str) -> Any:
         parent.callback()(lambda: None)
         command = typer.main.get_command(parent).commands[name]  # type: ignore[attr-defined]
     command.name = name
+    speed_up(command)
     return command
 
 
@@ -42,6 +45,10 @@ def lazy_group(commands: Table) -> type[TyperGroup]:
         def list_commands(self, ctx: Any) -> list[str]:
             own = super().list_commands(ctx)
             return [*(c for c in commands if c not in own), *own]
+
+        def make_context(self, info_name: Any, args: Any, parent: Any = None, **extra: Any) -> Any:
+            speed_up(self)
+            return super().make_context(info_name, args, parent, **extra)
 
         def get_command(self, ctx: Any, cmd_name: str) -> Any:
             if cmd_name in commands and cmd_name not in self.commands:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from mamori.cli.exit import hard_exit
 from mamori.cli.lazy import lazy_group
 from mamori.posture.checks import BY_ID, UnknownCheckError, select
 from mamori.posture.config import ConfigError, ScanConfig, load_config
@@ -225,14 +226,27 @@ def manifests(
     server: Server = None,
     token: Token = None,
     store: Store = False,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            "-j",
+            help="processes to scan with (0: one per core when there are 50 files or more)",
+        ),
+    ] = 0,
 ) -> None:
     """Scan manifest files (YAML, JSON, Helm/Kustomize output on stdin)."""
     targets = _validate(fmt, output, fail_on)
     config = _config(checks, params, namespace)
     with gc_paused():  # rendering, like scanning, allocates without making cycles
-        report = scan_paths(paths, config, stdin_name=stdin_name)
+        report = scan_paths(paths, config, stdin_name=stdin_name, jobs=jobs or None)
         _send(report, server, token, store, None)
-        finish(report, targets, fail_on, include_passed)
+        try:
+            finish(report, targets, fail_on, include_passed)
+        except typer.Exit as done:
+            hard_exit(done.exit_code)
+            raise
+        hard_exit(EXIT_CLEAN)
 
 
 @app.command("cluster")

@@ -1,5 +1,8 @@
 """``PostureConfig`` (mamori.yaml): validated with pydantic, errors located at file:line:col.
 
+The models are plain dataclasses (``checks.base.Params``): pydantic is imported only when a
+config file is read, so a scan with the defaults does not pay for it.
+
 The result is a ``ScanConfig``: each selected check with its validated parameters, its effective
 scope (global exclusions plus its own, or its own alone with ``replaceDefaults``) and its action.
 """
@@ -12,10 +15,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
-
 from mamori.posture.checks import BY_ID
-from mamori.posture.checks.base import Check, Params
+from mamori.posture.checks.base import Check, Invalid, Params, params, validate
 from mamori.posture.model import (
     Diagnostic,
     DiagnosticLevel,
@@ -37,12 +38,14 @@ DEFENDER_EXTRA_NAMESPACES = ("azuredefender", "mdc")
 Action = Literal["audit", "warn", "deny"]
 
 
+@params
 class Requirement(Params):
     key: str
     operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
     values: list[str] = []
 
 
+@params
 class LabelSelector(Params):
     match_labels: dict[str, str] = {}
     match_expressions: list[Requirement] = []
@@ -67,22 +70,25 @@ def _requirement(r: Requirement, labels: Mapping[str, Any]) -> bool:
     return inside if r.operator == "In" else not inside
 
 
+@params
 class ScopeConfig(Params):
     excluded_namespaces: list[str] = []
     replace_defaults: bool = False
     namespaces: list[str] = []
-    label_selector: LabelSelector = Field(default_factory=LabelSelector.defaults)
-    exclude_label_selector: LabelSelector = Field(default_factory=LabelSelector.defaults)
-    namespace_selector: LabelSelector = Field(default_factory=LabelSelector.defaults)
+    label_selector: LabelSelector = field(default_factory=LabelSelector)
+    exclude_label_selector: LabelSelector = field(default_factory=LabelSelector)
+    namespace_selector: LabelSelector = field(default_factory=LabelSelector)
     excluded_images: list[str] = []
     excluded_containers: list[str] = []
 
 
+@params
 class GlobalExclusions(ScopeConfig):
     allow_annotation_exemptions: bool = True
     annotation_exemptable_checks: list[str] | None = None
 
 
+@params
 class CheckConfig(ScopeConfig):
     enabled: bool = True
     action: Action | None = None
@@ -92,17 +98,20 @@ class CheckConfig(ScopeConfig):
 _NO_CHECK_CONFIG = CheckConfig.defaults()
 
 
+@params
 class PostureConfig(Params):
     api_version: str | None = None
     kind: Literal["PostureConfig"] | None = None
     profile: Literal["default", "defender-parity"] = "default"
     action: Action = "warn"
-    exclusions: GlobalExclusions = Field(default_factory=GlobalExclusions.defaults)
+    exclusions: GlobalExclusions = field(default_factory=GlobalExclusions)
     checks: dict[str, CheckConfig] = {}
 
 
 @dataclass(frozen=True, slots=True)
 class Scope:
+    """A check's effective scoping: the global exclusions merged with its own."""
+
     excluded_namespaces: frozenset[str]
     namespaces: frozenset[str]
     label_selector: LabelSelector
@@ -114,6 +123,8 @@ class Scope:
 
 @dataclass(frozen=True, slots=True)
 class CheckSettings:
+    """A selected check as the engine runs it: parameters, effective scope, action."""
+
     check: Check[Any]
     params: Params
     scope: Scope
@@ -122,6 +133,8 @@ class CheckSettings:
 
 @dataclass(frozen=True, slots=True)
 class ScanConfig:
+    """What a scan needs from the configuration (made by ``build``)."""
+
     checks: tuple[CheckSettings, ...]
     namespace: str | None = None
     allow_annotation_exemptions: bool = True
@@ -192,8 +205,8 @@ def build(
             continue
         raw = {**(PARITY_PARAMS.get(check.id, {}) if parity else {}), **own.params}
         try:
-            params = check.params.model_validate(raw) if raw else check.default_params()
-        except ValidationError as exc:
+            params = validate(check.params, raw) if raw else check.default_params()
+        except Invalid as exc:
             problems += _errors(manifest, ("checks", check.id, "params"), exc)
             continue
         scope = _scope(config.exclusions, own, extra_ns)
@@ -226,12 +239,11 @@ def _located(manifest: Manifest | None, path: FieldPath, message: str) -> Diagno
     return Diagnostic("PST010", message, where, DiagnosticLevel.ERROR)
 
 
-def _errors(manifest: Manifest | None, prefix: FieldPath, exc: ValidationError) -> list[Diagnostic]:
+def _errors(manifest: Manifest | None, prefix: FieldPath, exc: Invalid) -> list[Diagnostic]:
     out = []
-    for err in exc.errors():
-        loc = tuple(err.get("loc", ()))
+    for loc, msg in exc.errors:
         dotted = ".".join(str(p) for p in (*prefix, *loc))
-        out.append(_located(manifest, (*prefix, *loc), f"{dotted}: {err.get('msg', 'invalid')}"))
+        out.append(_located(manifest, (*prefix, *loc), f"{dotted}: {msg}"))
     return out
 
 
@@ -248,8 +260,8 @@ def load_config(
         raise ConfigError([Diagnostic("PST010", str(exc), where, DiagnosticLevel.ERROR)]) from None
     manifest = _config_document(text, str(path))
     try:
-        config = PostureConfig.model_validate(dict(manifest.obj))
-    except ValidationError as exc:
+        config = validate(PostureConfig, dict(manifest.obj))
+    except Invalid as exc:
         raise ConfigError(_errors(manifest, (), exc)) from None
     return build(config, checks, namespace=namespace, manifest=manifest)
 

@@ -16,6 +16,7 @@ from mamori.posture.config import CheckSettings, ScanConfig, Scope
 from mamori.posture.exemptions import NONE, PREFIX, Exemptions, exemptions_for
 from mamori.posture.model import (
     Diagnostic,
+    FieldPath,
     Location,
     Manifest,
     ResourceId,
@@ -63,6 +64,8 @@ Accounts = Mapping[tuple[str | None, str], Mapping[str, Any]]
 
 @dataclass(frozen=True, slots=True)
 class Context:
+    """What a scan knows beyond one object: config, ServiceAccounts, namespace labels."""
+
     config: ScanConfig
     service_accounts: Accounts = field(default_factory=dict)
     namespace_labels: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -155,12 +158,24 @@ class _Object:
     carries any exemption annotation at all.)
     """
 
-    __slots__ = ("ctx", "exclusions", "exempt_keys", "resource", "subject", "where", "windows")
+    __slots__ = (
+        "ctx",
+        "exclusions",
+        "exempt_keys",
+        "locations",
+        "resource",
+        "subject",
+        "where",
+        "windows",
+    )
 
     def __init__(self, subject: Subject, ctx: Context) -> None:
         self.subject, self.ctx = subject, ctx
         self.resource = resource_of(subject.manifest, subject.namespace)
         self.where = _location(subject.manifest, ())
+        # Findings of different checks often point at the same field (privileged: Defender's
+        # and the PSS check): each path is located once per object.
+        self.locations: dict[FieldPath, Location] = {(): self.where}
         self.exclusions: dict[int, str | None] = {}
         self.exempt_keys = _has_exemption_annotations(subject)
         self.windows = subject.workload is not None and subject.workload.windows
@@ -198,7 +213,10 @@ class _Object:
             if isinstance(outcome, Skip):
                 out.append(Result(check.id, Status.SKIP, resource, self.where, outcome.reason))
             else:
-                out.append(_finding(settings, subject, resource, outcome, exemptions))
+                where = self.locations.get(outcome.path)
+                if where is None:
+                    where = self.locations[outcome.path] = _location(subject.manifest, outcome.path)
+                out.append(_finding(settings, subject, resource, outcome, exemptions, where))
 
     def _pre_skip(self, settings: CheckSettings) -> str | None:
         scope = settings.scope
@@ -257,9 +275,9 @@ def _finding(
     resource: ResourceId,
     v: Violation,
     exemptions: Exemptions,
+    location: Location,
 ) -> Result:
-    m, check, scope = subject.manifest, settings.check, settings.scope
-    location = _location(m, v.path)
+    check, scope = settings.check, settings.scope
     status, message, exemption = Status.FAIL, v.message, None
     ref = v.container
     if ref is not None and check.container_exclusions and ref.name in scope.excluded_containers:

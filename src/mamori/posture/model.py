@@ -75,6 +75,8 @@ class Status(enum.StrEnum):
 @fast_init
 @dataclass(frozen=True, slots=True)
 class Position:
+    """A 1-based line and column."""
+
     line: int  # 1-based
     column: int  # 1-based
 
@@ -131,6 +133,8 @@ class Manifest:
 @fast_init
 @dataclass(frozen=True, slots=True)
 class ResourceId:
+    """The object a result is about."""
+
     kind: str
     name: str
     namespace: str | None
@@ -145,6 +149,8 @@ class ResourceId:
 @fast_init
 @dataclass(frozen=True, slots=True)
 class ContainerRef:
+    """One container of a pod template: name, list, image and path."""
+
     name: str
     type: str  # container | initContainer | ephemeralContainer
     image: str
@@ -154,6 +160,8 @@ class ContainerRef:
 @fast_init
 @dataclass(frozen=True, slots=True)
 class Location:
+    """Where a result points: file, 1-based line and column, Helm template."""
+
     file: str
     line: int | None = None
     column: int | None = None
@@ -168,6 +176,8 @@ class Location:
 @fast_init
 @dataclass(frozen=True, slots=True)
 class Exemption:
+    """Why a finding is skipped: an annotation or config entry (expired: still fails)."""
+
     reason: str
     source: str  # the annotation key or the config entry
     expired: bool = False

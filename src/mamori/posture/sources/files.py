@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from mamori.posture.model import Diagnostic, DiagnosticLevel, Location, Manifest
@@ -15,13 +17,16 @@ STDIN = "-"
 
 
 def _walk(root: Path) -> Iterator[Path]:
-    for path in sorted(root.iterdir()):
-        if path.name.startswith("."):
+    # scandir: the entry's type without a stat per file (sorted by name, as the paths were).
+    with os.scandir(root) as found:
+        entries = sorted(found, key=lambda e: e.name)
+    for entry in entries:
+        if entry.name.startswith("."):
             continue
-        if path.is_dir():
-            yield from _walk(path)
-        elif path.suffix.lower() in SUFFIXES:
-            yield path
+        if entry.is_dir():
+            yield from _walk(Path(entry.path))
+        elif entry.name.lower().endswith(SUFFIXES):
+            yield Path(entry.path)
 
 
 def expand_paths(paths: Iterable[str]) -> Iterator[Path | Diagnostic]:
@@ -40,6 +45,13 @@ def expand_paths(paths: Iterable[str]) -> Iterator[Path | Diagnostic]:
             )
 
 
+def _universal(text: str) -> str:
+    """Line ends as text mode reads them (``\\r\\n`` and ``\\r`` -> ``\\n``), without its cost."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
 def _read(path: Path, max_bytes: int, stdin_name: str) -> str | Diagnostic:
     name = stdin_name if str(path) == STDIN else str(path)
     try:
@@ -47,8 +59,9 @@ def _read(path: Path, max_bytes: int, stdin_name: str) -> str | Diagnostic:
             text = sys.stdin.read()
             size = len(text.encode())
         else:
-            size = path.stat().st_size
-            text = "" if size > max_bytes else path.read_text(encoding="utf-8")
+            with path.open("rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                text = "" if size > max_bytes else _universal(f.read().decode("utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         return Diagnostic("PST005", f"cannot read: {exc}", Location(name), DiagnosticLevel.ERROR)
     if size > max_bytes:
@@ -57,10 +70,23 @@ def _read(path: Path, max_bytes: int, stdin_name: str) -> str | Diagnostic:
     return text
 
 
-def read_manifests(
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One input's text, read and not yet parsed."""
+
+    name: str  # as reported (the path, or --stdin-name)
+    text: str
+    is_json: bool
+    stdin: bool = False
+
+    def load(self) -> Iterator[Manifest | Diagnostic]:
+        return load_text(self.text, self.name, is_json=self.is_json)
+
+
+def read_sources(
     paths: Iterable[str], *, max_bytes: int | None = None, stdin_name: str = "<stdin>"
-) -> Iterator[Manifest | Diagnostic]:
-    """Every object under ``paths`` (``-`` = stdin) and every located problem met on the way."""
+) -> Iterator[Source | Diagnostic]:
+    """The text of every file under ``paths`` (``-`` = stdin), or why it cannot be read."""
     limit = MAX_BYTES if max_bytes is None else max_bytes
     for item in expand_paths(paths):
         if isinstance(item, Diagnostic):
@@ -70,5 +96,21 @@ def read_manifests(
         if isinstance(text, Diagnostic):
             yield text
             continue
-        name = stdin_name if str(item) == STDIN else str(item)
-        yield from load_text(text, name, is_json=item.suffix.lower() == ".json")
+        stdin = str(item) == STDIN
+        name = stdin_name if stdin else str(item)
+        yield Source(name, text, item.suffix.lower() == ".json", stdin)
+
+
+def load_sources(sources: Iterable[Source | Diagnostic]) -> Iterator[Manifest | Diagnostic]:
+    for source in sources:
+        if isinstance(source, Diagnostic):
+            yield source
+        else:
+            yield from source.load()
+
+
+def read_manifests(
+    paths: Iterable[str], *, max_bytes: int | None = None, stdin_name: str = "<stdin>"
+) -> Iterator[Manifest | Diagnostic]:
+    """Every object under ``paths`` (``-`` = stdin) and every located problem met on the way."""
+    return load_sources(read_sources(paths, max_bytes=max_bytes, stdin_name=stdin_name))

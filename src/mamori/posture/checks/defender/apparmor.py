@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from mamori.posture.checks.base import Check, Outcome, Params, Subject, Violation
+from mamori.posture.checks.base import Check, Outcome, Params, Subject, Violation, params
 from mamori.posture.checks.util import profile_allowed, sc, sc_path
 from mamori.posture.model import ContainerRef, FieldPath, Level
 from mamori.posture.workload import Workload, as_map
@@ -13,6 +13,7 @@ from mamori.posture.workload import Workload, as_map
 ANNOTATION = "container.apparmor.security.beta.kubernetes.io/"
 
 
+@params
 class AppArmorParams(Params):
     allowed_profiles: list[str] = ["runtime/default", "localhost/*"]
     require_explicit_profile: bool = True

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from mamori.posture.checks.base import Check, Outcome, Params, Subject, Violation
+from mamori.posture.checks.base import Check, Outcome, Params, Subject, Violation, params
 from mamori.posture.checks.util import capabilities, is_true, norm_cap, sc, sc_path
 from mamori.posture.model import Level
 
 
+@params
 class CapabilitiesParams(Params):
     allowed_capabilities: list[str] = []
     required_drop_capabilities: list[str] = []
@@ -48,6 +49,7 @@ LEAST_PRIVILEGE: Check[CapabilitiesParams] = Check(
 )
 
 
+@params
 class SysAdminParams(Params):
     treat_privileged_as_sys_admin: bool = False
 

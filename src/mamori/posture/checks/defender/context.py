@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import field
 from typing import Any, Literal
 
-from pydantic import Field
-
-from mamori.posture.checks.base import Check, NoParams, Outcome, Params, Subject, Violation
+from mamori.posture.checks.base import Check, NoParams, Outcome, Params, Subject, Violation, params
 from mamori.posture.checks.util import is_true, sc, sc_path
 from mamori.posture.model import ContainerRef, FieldPath, Level
 
 
+@params
 class EscalationParams(Params):
     require_explicit_false: bool = True
 
@@ -87,26 +87,30 @@ PRIVILEGED: Check[NoParams] = Check(
 Rule = Literal["MustRunAs", "MayRunAs", "RunAsAny"]
 
 
+@params
 class IdRange(Params):
     min: int
     max: int = -1
 
 
+@params
 class GroupRule(Params):
     rule: Rule = "MayRunAs"
     ranges: list[IdRange] = [IdRange(min=1, max=-1)]
 
 
+@params
 class UserRule(Params):
     rule: Literal["MustRunAsNonRoot", "MustRunAs", "RunAsAny"] = "MustRunAsNonRoot"
     ranges: list[IdRange] = []
 
 
+@params
 class RunAsParams(Params):
-    run_as_user: UserRule = Field(default_factory=UserRule.defaults)
-    run_as_group: GroupRule = Field(default_factory=GroupRule.defaults)
-    supplemental_groups: GroupRule = Field(default_factory=GroupRule.defaults)
-    fs_group: GroupRule = Field(default_factory=GroupRule.defaults)
+    run_as_user: UserRule = field(default_factory=UserRule)
+    run_as_group: GroupRule = field(default_factory=GroupRule)
+    supplemental_groups: GroupRule = field(default_factory=GroupRule)
+    fs_group: GroupRule = field(default_factory=GroupRule)
     relax_for_user_namespaces: bool = True
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from mamori.posture.checks.base import Check, Outcome, Params, Subject, Violation
+from mamori.posture.checks.base import Check, Outcome, Params, Subject, Violation, params
 from mamori.posture.checks.util import in_ranges, is_true
 from mamori.posture.model import Level
 from mamori.posture.workload import as_list, as_map, get
 
 
+@params
 class ServicePortsParams(Params):
     allowed_service_ports: list[str] = ["80", "443"]
     service_types: list[str] = ["LoadBalancer", "NodePort"]
@@ -49,6 +50,7 @@ SERVICE_PORTS: Check[ServicePortsParams] = Check(
 )
 
 
+@params
 class HostNetworkParams(Params):
     allow_host_network: bool = False
     allowed_host_ports: list[str] = []
@@ -83,6 +85,7 @@ HOST_NETWORK: Check[HostNetworkParams] = Check(
 )
 
 
+@params
 class HostNamespaceParams(Params):
     include_host_network: bool = False
 
@@ -114,6 +117,7 @@ HOST_NAMESPACES: Check[HostNamespaceParams] = Check(
 ALLOW_HTTP = "kubernetes.io/ingress.allow-http"
 
 
+@params
 class HttpsParams(Params):
     require_tls: bool = True
     require_allow_http_annotation: bool = True

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from mamori.posture.checks.base import Check, Outcome, Params, Skip, Subject, Violation
+from mamori.posture.checks.base import Check, Outcome, Params, Skip, Subject, Violation, params
 from mamori.posture.model import Level
 from mamori.posture.workload import as_map
 
 
+@params
 class AutomountParams(Params):
     honour_service_account: bool = True
 
@@ -45,6 +46,7 @@ AUTOMOUNT: Check[AutomountParams] = Check(
 )
 
 
+@params
 class DefaultNamespaceParams(Params):
     namespaces: list[str] = ["default"]
     assume_default_namespace: bool = False  # Azure: a missing namespace counts as default

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Annotated
 
-from pydantic import field_validator
-
-from mamori.posture.checks.base import Check, Outcome, Params, Subject, Violation
+from mamori.posture.checks.base import Check, Outcome, Params, Subject, Validated, Violation, params
 from mamori.posture.checks.util import parse_quantity
 from mamori.posture.model import Level
 from mamori.posture.workload import as_map
@@ -15,16 +14,19 @@ from mamori.posture.workload import as_map
 UNLIMITED = "-1"
 
 
-class LimitsParams(Params):
-    cpu_limit: str = "32"
-    memory_limit: str = "64Gi"
+def _quantity(value: str) -> str:
+    if value != UNLIMITED and parse_quantity(value) is None:
+        raise ValueError(f"not a Kubernetes quantity: {value!r}")
+    return value
 
-    @field_validator("cpu_limit", "memory_limit")
-    @classmethod
-    def _quantity(cls, value: str) -> str:
-        if value != UNLIMITED and parse_quantity(value) is None:
-            raise ValueError(f"not a Kubernetes quantity: {value!r}")
-        return value
+
+Quantity = Annotated[str, Validated(_quantity)]
+
+
+@params
+class LimitsParams(Params):
+    cpu_limit: Quantity = "32"
+    memory_limit: Quantity = "64Gi"
 
 
 def limits(s: Subject, p: LimitsParams) -> Iterator[Outcome]:
@@ -65,17 +67,17 @@ LIMITS: Check[LimitsParams] = Check(
 DEFAULT_REGISTRY_REGEX = r"^(?:localhost(?::\d+)?|[^/]*[.:][^/]*)/.+$"
 
 
-class RegistryParams(Params):
-    allowed_images_regex: str = DEFAULT_REGISTRY_REGEX
+def _regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression: {exc}") from None
+    return value
 
-    @field_validator("allowed_images_regex")
-    @classmethod
-    def _regex(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"invalid regular expression: {exc}") from None
-        return value
+
+@params
+class RegistryParams(Params):
+    allowed_images_regex: Annotated[str, Validated(_regex)] = DEFAULT_REGISTRY_REGEX
 
 
 def registries(s: Subject, p: RegistryParams) -> Iterator[Outcome]:

@@ -5,16 +5,18 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterator
 
-from mamori.posture.checks.base import Check, Outcome, Params, Subject, Violation
+from mamori.posture.checks.base import Check, Outcome, Params, Subject, Violation, params
 from mamori.posture.model import Level
 from mamori.posture.workload import as_list, as_map
 
 
+@params
 class HostPath(Params):
     path_prefix: str
     read_only: bool = False
 
 
+@params
 class HostPathParams(Params):
     allowed_host_paths: list[HostPath] = []
 

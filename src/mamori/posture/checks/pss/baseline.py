@@ -187,10 +187,17 @@ HOOKS = ("postStart", "preStop")
 
 
 def _handlers(body: Any) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """The probes and lifecycle hooks a container has (most have none or one)."""
+    body = as_map(body)
     for probe in PROBES:
-        yield (probe,), as_map(body).get(probe)
+        handler = body.get(probe)
+        if handler is not None:
+            yield (probe,), handler
+    lifecycle = as_map(body.get("lifecycle"))
     for hook in HOOKS:
-        yield ("lifecycle", hook), as_map(as_map(body).get("lifecycle")).get(hook)
+        handler = lifecycle.get(hook)
+        if handler is not None:
+            yield ("lifecycle", hook), handler
 
 
 def host_probes(pod: Workload) -> Found:
