@@ -33,7 +33,8 @@ def db_url(sqlite_url: str) -> str:
 def simulate(server: LiveServer, tmp_path: Path, *args: str) -> Any:
     token = tmp_path / "token"
     token.write_text(server.tokens.all)
-    return CliRunner().invoke(
+    # A wide terminal: the table's rows are asserted whole (at 80 columns Rich cuts names).
+    return CliRunner(env={"COLUMNS": "200"}).invoke(
         app,
         ["simulate", "--target", "kubernetes", "--server", server.url, "--token-file",
          str(token), *IMAGES, *args],
