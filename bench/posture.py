@@ -3,8 +3,9 @@
 Generates ``--count`` manifests (Deployments, StatefulSets, CronJobs, Pods, Services, Ingresses;
 half compliant), scans them with ``mamori scan manifests`` and with checkov (installed with pip
 into a throwaway venv under /tmp in the same run), each as its own process, and prints wall time,
-peak RSS (``wait4``) and the ratios. Then measures the admission decision latency (p50/p99) in
-process and through the ASGI app. Asserts nothing about time.
+peak RSS (``wait4``) and the ratios. Then measures the admission latency (p50/p99): the decision
+in process, and whole AdmissionReviews over real HTTPS to ``mamori up --tls-cert/--tls-key``.
+Asserts nothing about time.
 
     .venv/bin/python bench/posture.py [--count 500] [--no-checkov] [--reviews 2000]
 """
@@ -23,6 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 
 WORKLOAD = {
     "Deployment": ("apps/v1", ("spec", "template")),
@@ -164,13 +168,18 @@ def install_checkov(venv: Path) -> Path | str:
 
 
 def admission_latency(reviews: int) -> None:
-    from fastapi.testclient import TestClient
+    """The decision in process, and whole AdmissionReviews over real HTTPS: ``mamori up`` with a
+    certificate from a CA made here, a keep-alive client trusting only that CA, an ingest token
+    (as kube-apiserver would present)."""
+    import ssl
+
+    import httpx
+    from tests.posture.test_admission import _ca_and_server_cert
 
     from mamori.config import Settings
     from mamori.posture.admission import response
-    from mamori.server.app import create_app
     from mamori.server.routers.admission import posture_context
-    from mamori.store.database import Database
+    from mamori.store.pgtemp import free_port
 
     obj = manifest(1)[0]
     review = {
@@ -186,17 +195,49 @@ def admission_latency(reviews: int) -> None:
             t = time.perf_counter()
             response(review, ctx)
             inproc.append((time.perf_counter() - t) * 1000)
-        db = Database.connect(f"sqlite:///{tmp}/m.db")
-        http = []
-        with TestClient(create_app(settings, db)) as client:
-            for _ in range(reviews):
-                t = time.perf_counter()
-                client.post("/api/v1/admission/validate", json=review)
-                http.append((time.perf_counter() - t) * 1000)
-        db.close()
-    for name, xs in (("decision in process", inproc), ("HTTP through the ASGI app", http)):
+        ca, cert, key = _ca_and_server_cert(Path(tmp))
+        port = free_port()
+        env = {**os.environ, "MAMORI_DATA_DIR": tmp, "MAMORI_LOG_LEVEL": "warning"}
+        env["PYTHONPATH"] = str(REPO / "src")
+        mamori = [sys.executable, "-m", "mamori"]
+        token = subprocess.run(
+            [*mamori, "token", "create", "kube-apiserver", "--scope", "ingest"],
+            env=env, check=True, capture_output=True, text=True,
+        ).stdout.strip()  # fmt: skip
+        up = [*mamori, "up", "--no-sensor", "--port", str(port)]
+        server = subprocess.Popen(
+            [*up, "--tls-cert", str(cert), "--tls-key", str(key)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        tls = ssl.create_default_context(cafile=str(ca))
+        https = []
+        try:
+            with httpx.Client(
+                base_url=f"https://127.0.0.1:{port}",
+                verify=tls,
+                headers={"Authorization": f"Bearer {token}"},
+            ) as client:
+                deadline = time.monotonic() + 60
+                while True:
+                    try:
+                        client.get("/healthz")
+                        break
+                    except httpx.HTTPError:
+                        if time.monotonic() > deadline or server.poll() is not None:
+                            raise SystemExit("mamori up did not serve HTTPS") from None
+                        time.sleep(0.1)
+                for _ in range(reviews):
+                    t = time.perf_counter()
+                    r = client.post("/api/v1/admission/validate", json=review)
+                    https.append((time.perf_counter() - t) * 1000)
+                    if r.status_code != 200:
+                        raise SystemExit(f"admission answered {r.status_code}: {r.text[:200]}")
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    for name, xs in (("decision in process", inproc), ("review over HTTPS (mamori up)", https)):
         q = statistics.quantiles(xs, n=100)
-        print(f"admission {name:28s} p50 {q[49]:6.2f} ms  p99 {q[98]:6.2f} ms  ({reviews} reviews)")
+        print(f"admission {name:30s} p50 {q[49]:6.2f} ms  p99 {q[98]:6.2f} ms  ({reviews} reviews)")
 
 
 def main() -> None:

@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     )
     session_ttl_hours: int = Field(default=12, ge=1)
     secure_cookies: bool = Field(default=False, description="set when served behind HTTPS")
+    tls_certfile: Path | None = Field(
+        default=None,
+        description="PEM certificate (chain) to serve HTTPS with; needs tls_keyfile",
+    )
+    tls_keyfile: Path | None = Field(default=None, description="PEM private key of tls_certfile")
     log_level: str = Field(default="info")
     cluster_name: str | None = Field(
         default=None, description="cluster name the sensor puts on its events and alerts"

@@ -42,6 +42,14 @@ def up(
             "shipped policy)"
         ),
     ] = None,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(help="serve HTTPS with this PEM certificate (MAMORI_TLS_CERTFILE)"),
+    ] = None,
+    tls_key: Annotated[
+        Path | None,
+        typer.Option(help="the certificate's PEM private key (MAMORI_TLS_KEYFILE)"),
+    ] = None,
 ) -> None:
     """Run the server and web UI on the embedded defaults (SQLite in the data directory).
 
@@ -49,7 +57,8 @@ def up(
     stores its alerts directly; the log says whether it is on, and why not.
     """
     s = settings()
-    overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    given = (("host", host), ("port", port), ("tls_certfile", tls_cert), ("tls_keyfile", tls_key))
+    overrides: dict[str, Any] = {k: v for k, v in given if v is not None}
     if overrides:
         s = s.model_copy(update=overrides)
     if drift_policy is not None:
@@ -58,10 +67,14 @@ def up(
         from mamori.cli.sensor import load_policy_or_fail
 
         load_policy_or_fail(s.drift_policy)  # invalid policy: exit 2 before anything starts
+    _check_tls(s)  # before anything starts: a wrong path is exit 2 with its name
     db = open_db(s)
     if db.accounts.user_count() == 0:
         _first_admin(db)
-    err_console.print(f"mamori on http://{s.host}:{s.port}  (database: {s.display_database_url()})")
+    scheme = "https" if s.tls_certfile else "http"
+    err_console.print(
+        f"mamori on {scheme}://{s.host}:{s.port}  (database: {s.display_database_url()})"
+    )
     local = _local_sensor(s, enabled=sensor)
     if local is not None:
         # uvicorn re-raises SIGTERM after its graceful shutdown; the default action would kill
@@ -73,6 +86,34 @@ def up(
         if local is not None:
             local[0].stop()
             local[1].close()
+
+
+def _check_tls(s: Settings) -> None:
+    """Both TLS files or neither; each a readable PEM file of the right kind."""
+    if (s.tls_certfile is None) != (s.tls_keyfile is None):
+        _fail("TLS needs both --tls-cert and --tls-key (MAMORI_TLS_CERTFILE, MAMORI_TLS_KEYFILE)")
+    if s.tls_certfile is None or s.tls_keyfile is None:
+        return
+    import ssl
+
+    for path, what in ((s.tls_certfile, "certificate"), (s.tls_keyfile, "private key")):
+        try:
+            head = path.read_bytes()[:4096]
+        except OSError as exc:
+            _fail(f"TLS {what} {path}: {exc.strerror or exc}")
+        if b"-----BEGIN " not in head:
+            _fail(f"TLS {what} {path}: not a PEM file")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
+            s.tls_certfile, s.tls_keyfile
+        )
+    except (ssl.SSLError, ValueError) as exc:
+        _fail(f"TLS certificate {s.tls_certfile} with key {s.tls_keyfile}: {exc}")
+
+
+def _fail(message: str) -> None:
+    err_console.print(f"error: {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
 
 
 def _exit_on_signal(signum: int, _frame: object) -> None:
@@ -118,13 +159,27 @@ def _serve(s: Settings, db: Database, workers: int, overrides: dict[str, Any]) -
             port=s.port,
             log_level=s.log_level,
             access_log=False,
+            ssl_certfile=_path(s.tls_certfile),
+            ssl_keyfile=_path(s.tls_keyfile),
         )
         return
     app = create_app(s, db)
     try:
-        uvicorn.run(app, host=s.host, port=s.port, log_level=s.log_level, access_log=False)
+        uvicorn.run(
+            app,
+            host=s.host,
+            port=s.port,
+            log_level=s.log_level,
+            access_log=False,
+            ssl_certfile=_path(s.tls_certfile),
+            ssl_keyfile=_path(s.tls_keyfile),
+        )
     finally:
         db.close()
+
+
+def _path(path: Path | None) -> str | None:
+    return None if path is None else str(path)
 
 
 def _first_admin(db: Database) -> None:
