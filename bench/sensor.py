@@ -72,8 +72,15 @@ class SensorProc:
         """SIGTERM; returns the final status line the CLI prints on stderr."""
         self.proc.send_signal(signal.SIGTERM)
         _, err = self.proc.communicate(timeout=120)
-        status: dict[str, object] = json.loads(err.decode().strip().splitlines()[-1])
-        return status
+        for line in reversed(err.decode(errors="replace").strip().splitlines()):
+            try:
+                status: dict[str, object] = json.loads(line)
+                return status
+            except ValueError:
+                continue
+        print(f"  (no status line from the sensor, exit {self.proc.returncode}; stderr tail:")
+        print("   " + err.decode(errors="replace")[-1500:].replace("\n", "\n   ") + ")")
+        return {}
 
 
 def loop_seconds(cid: str, n: int) -> float:
@@ -138,7 +145,7 @@ def burst(cid: str, tmp: Path, n: int, source: str) -> int:
     seen = count_true(out, cid)
     print(
         f"burst ({source}): {n} execs in {took:.2f} s; sensor CPU {used:.2f} s; "
-        f"alerts for /bin/true {seen}, missed {n - seen}; final stats {status['stats']}"
+        f"alerts for /bin/true {seen}, missed {n - seen}; final stats {status.get('stats')}"
     )
     return n - seen
 
