@@ -5,7 +5,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from mamori.sensor.mounts import DockerLayers, classify, overlay_option, parse_mountinfo
+from mamori.sensor.mounts import (
+    ATTACH_TRIES,
+    AttachLater,
+    DockerLayers,
+    MountWatcher,
+    RootfsMount,
+    classify,
+    overlay_option,
+    parse_mountinfo,
+)
 from mamori.sensor.sources.procfs import parse_stat, parse_uid, split_cmdline
 from mamori.sensor.sources.tracefs import parse_line, parse_lost
 
@@ -72,3 +81,49 @@ def test_tracefs_lines() -> None:
     assert parse_line(b"  sh-1 [000] ..... 1.0: sched_switch: prev=x") is None
     assert parse_lost(b"CPU:1 [LOST 123 EVENTS]") == 123
     assert parse_lost(b"nothing") == 0
+
+
+def test_a_failed_attach_is_tried_again_while_the_mount_is_listed(tmp_path: Path) -> None:
+    """A consumer that could not use a mount yet (``AttachLater``) is called again at the next
+    rescans, at most ``ATTACH_TRIES`` times, and not once the mount is gone; the others once."""
+    info = tmp_path / "mountinfo"
+    point = f"/run/containerd/io.containerd.runtime.v2.task/k8s.io/{ID}/rootfs"
+    info.write_text(_mountinfo(point))
+    calls: list[str] = []
+    refusals = [2]
+
+    def flaky(m: RootfsMount) -> None:
+        calls.append("flaky")
+        if refusals[0]:
+            refusals[0] -= 1
+            raise AttachLater
+
+    def steady(m: RootfsMount) -> None:
+        calls.append("steady")
+
+    watcher = MountWatcher([flaky, steady], [], mountinfo=str(info))
+    for _ in range(5):
+        watcher.rescan()
+    assert calls == ["flaky", "steady", "flaky", "flaky"]  # accepted at the third try
+    assert watcher.retry == {}
+
+    def never(m: RootfsMount) -> None:
+        calls.append("never")
+        raise AttachLater
+
+    calls.clear()
+    info.write_text("")
+    watcher = MountWatcher([never], [], mountinfo=str(info))
+    watcher.rescan()
+    info.write_text(_mountinfo(point))
+    for _ in range(ATTACH_TRIES + 3):
+        watcher.rescan()
+    assert calls == ["never"] * ATTACH_TRIES  # then given up
+    info.write_text(_mountinfo(point).replace("1234 ", "1235 "))  # remounted: a new mount id
+    watcher.rescan()
+    watcher.rescan()
+    assert len(calls) == ATTACH_TRIES + 2
+    info.write_text("")  # gone: no more tries
+    watcher.rescan()
+    watcher.rescan()
+    assert len(calls) == ATTACH_TRIES + 2

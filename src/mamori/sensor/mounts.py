@@ -139,6 +139,12 @@ def classify(entry: MountEntry, layers: DockerLayers) -> RootfsMount | None:
 
 
 Callback = Callable[[RootfsMount], None]
+ATTACH_TRIES = 5  # rescans (one a second at least) a failed attach is tried again for
+
+
+class AttachLater(Exception):
+    """Raised by an attach callback that could not use the mount yet (a transient error): the
+    watcher calls it again at its next rescans while the mount is there."""
 
 
 class MountWatcher:
@@ -156,6 +162,8 @@ class MountWatcher:
         self.mountinfo = mountinfo
         self.rescan_s = rescan_s
         self.mounts: dict[int, RootfsMount] = {}
+        # mount id -> (callbacks that asked to be called again, tries left)
+        self.retry: dict[int, tuple[list[Callback], int]] = {}
         self.rescans = 0
         self._layers = DockerLayers()
         self._stop = threading.Event()
@@ -173,19 +181,37 @@ class MountWatcher:
             if found is not None:
                 current[entry.mount_id] = found
         gone = [m for mid, m in self.mounts.items() if mid not in current]
-        new = [m for mid, m in current.items() if mid not in self.mounts]
+        new = {mid: m for mid, m in current.items() if mid not in self.mounts}
         self.mounts = current
         for m in gone:
             self._call(self.on_detach, m)
-        for m in new:
-            self._call(self.on_attach, m)
+        waiting, self.retry = self.retry, {}
+        for mid, (callbacks, tries) in waiting.items():
+            if mid in current and mid not in new:
+                self._attach(mid, current[mid], callbacks, tries)
+        for mid, m in new.items():
+            self._attach(mid, m, self.on_attach, ATTACH_TRIES)
+
+    def _attach(self, mid: int, mount: RootfsMount, callbacks: list[Callback], tries: int) -> None:
+        again = [cb for cb in callbacks if self._call_one(cb, mount, retry=True)]
+        if again and tries > 1:
+            self.retry[mid] = (again, tries - 1)
+        elif again:
+            log.warning("gave up attaching %s after %d tries", mount.mountpoint, ATTACH_TRIES)
 
     def _call(self, callbacks: list[Callback], mount: RootfsMount) -> None:
         for cb in callbacks:
-            try:
-                cb(mount)
-            except Exception:  # one failing consumer must not stop discovery
-                log.exception("mount callback failed for %s", mount.mountpoint)
+            self._call_one(cb, mount, retry=False)
+
+    def _call_one(self, cb: Callback, mount: RootfsMount, *, retry: bool) -> bool:
+        """Call one consumer; True when it asked to be called again (``AttachLater``)."""
+        try:
+            cb(mount)
+        except AttachLater:
+            return retry
+        except Exception:  # one failing consumer must not stop discovery
+            log.exception("mount callback failed for %s", mount.mountpoint)
+        return False
 
     def start(self) -> None:
         self.rescan()

@@ -28,7 +28,7 @@ from typing import Literal, Protocol
 
 from mamori.sensor.drift import SensorDrift, volume_dirs
 from mamori.sensor.identity.cgroup import container_from_cgroup
-from mamori.sensor.mounts import RootfsMount
+from mamori.sensor.mounts import AttachLater, RootfsMount
 from mamori.sensor.records import ExecRecord, ProcSnapshot
 from mamori.sensor.sources.base import SourceUnavailable
 from mamori.sensor.sources.procfs import ALL_PARTS, read_file, read_snapshot, split_cmdline
@@ -251,10 +251,15 @@ class FanotifySource:
         try:
             dirfd = os.open(mount.mountpoint, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except OSError:
-            return  # unmounted again already (Docker's transient mounts)
+            # Unmounted again already (Docker's transient mounts), or not reachable yet: asked
+            # again at the next rescan while mountinfo still lists it.
+            raise AttachLater from None
         try:
             if os.fstat(dirfd).st_dev != mount.dev:
-                raise OSError(errno.ESTALE, "mountpoint no longer holds that filesystem")
+                # The path shows another filesystem for now (the mount is being set up or torn
+                # down): asked again while mountinfo lists it; a container whose first mark
+                # failed once would otherwise never be watched.
+                raise AttachLater
             self.group.mark_filesystem(dirfd)
         except OSError as exc:
             self.mark_errors += 1
