@@ -4,6 +4,8 @@
   the kernel skips them) and without (every exec decided in Python: stat proof, cached lookup);
 - "block" without ignore marks stands for first-seen files: each exec goes the whole way
   (event, /proc reads, fstat, lower-layer lookup (cached per path), lstat + stat proof, answer);
+- the machine's floor: what a no-op fanotify listener in C (``bench/fanotify_floor.c``) adds
+  in detect and block mode, same container and loop;
 - drift verdict latency p50/p99 (the sensor's own measurement, from its state file);
 - 10,000-exec bursts (detect, block) with every exec decided, then 20 drift execs blocked.
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -117,6 +120,41 @@ def latency(cid: str, tmp: Path, execs: int, rounds: int) -> None:
         )
 
 
+def floor(cid: str, tmp: Path, execs: int, rounds: int) -> None:
+    """The machine's floor, same container and loop: a no-op fanotify listener in C
+    (``bench/fanotify_floor.c``: read, answer, close; no other work). What it adds is what any
+    userspace listener pays here before its first instruction of real work."""
+    binary = tmp / "fanotify_floor"
+    cc = next((c for c in ("cc", "clang", "gcc") if shutil.which(c)), None)
+    if cc is None:
+        print("floor: not measured (no C compiler)")
+        return
+    built = subprocess.run(
+        [cc, "-O2", "-o", str(binary), str(REPO / "bench" / "fanotify_floor.c")],
+        capture_output=True,
+        text=True,
+    )
+    if built.returncode != 0:
+        print(f"floor: not measured ({cc}: {built.stderr.strip()[-200:]})")
+        return
+    merged = docker("inspect", "-f", "{{.GraphDriver.Data.MergedDir}}", cid)
+    for mode in ("detect", "block"):
+        base: list[float] = []
+        on: list[float] = []
+        for _ in range(rounds):
+            base.append(loop_us(cid, execs))
+            proc = subprocess.Popen([str(binary), mode, merged], stderr=subprocess.PIPE)
+            time.sleep(0.5)
+            on.append(loop_us(cid, execs))
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=30)
+        b, w = statistics.median(base), statistics.median(on)
+        print(
+            f"  floor: no-op C listener, {mode:6s}  median {w:8.1f} us/exec  added {w - b:+8.1f} us"
+            f"  (rounds {[round(x - y) for x, y in zip(on, base, strict=True)]})"
+        )
+
+
 def verdicts(image: str, tmp: Path, n: int) -> None:
     """n distinct drift files (new) and a modified image binary, each exec'd once, in a
     container of their own (the others keep an intact /bin/true): the sensor's verdict timings."""
@@ -204,6 +242,7 @@ def main() -> None:
         loop_us(cid, 200)  # warm up
         if not a.no_latency:
             latency(cid, tmp, a.execs, a.rounds)
+            floor(cid, tmp, a.execs, a.rounds)
         verdicts(image, tmp, a.verdicts)
         bad = burst(cid, tmp, a.burst, False) + burst(cid, tmp, a.burst, True)
     finally:
