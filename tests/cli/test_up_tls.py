@@ -42,6 +42,13 @@ def _up(tmp_path: Path, port: int, *args: str) -> subprocess.Popen[bytes]:
 def test_up_serves_https_with_the_given_certificate(tmp_path: Path) -> None:
     ca, cert, key = _ca_and_server_cert(tmp_path)
     port = free_port()
+    made = subprocess.run(
+        [sys.executable, "-m", "mamori", "user", "create", "alice", "--password-stdin"],
+        input=b"correct horse battery\n",
+        env=_env(tmp_path, port),
+        capture_output=True,
+    )
+    assert made.returncode == 0, made.stderr.decode()
     proc = _up(tmp_path, port, "--tls-cert", str(cert), "--tls-key", str(key))
     tls = ssl.create_default_context(cafile=str(ca))
     url = f"https://127.0.0.1:{port}"
@@ -65,6 +72,15 @@ def test_up_serves_https_with_the_given_certificate(tmp_path: Path) -> None:
             httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
         unauthenticated = httpx.post(f"{url}/api/v1/admission/validate", json={}, verify=tls)
         assert unauthenticated.status_code == 401
+        login = httpx.post(
+            f"{url}/login",
+            data={"username": "alice", "password": "correct horse battery"},
+            verify=tls,
+        )
+        assert login.status_code == 303, login.text[:300]
+        cookie = login.headers["set-cookie"].lower()
+        assert "secure" in cookie  # served over HTTPS by mamori: the session cookie says so
+        assert "httponly" in cookie
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=30)

@@ -61,6 +61,10 @@ def up(
     overrides: dict[str, Any] = {k: v for k, v in given if v is not None}
     if overrides:
         s = s.model_copy(update=overrides)
+    if s.tls_certfile is not None and not s.secure_cookies:
+        # Served over HTTPS by mamori itself: the session cookie never goes over plain HTTP.
+        overrides["secure_cookies"] = True
+        s = s.model_copy(update={"secure_cookies": True})
     if drift_policy is not None:
         s = s.model_copy(update={"drift_policy": drift_policy})
     if s.drift_policy is not None and sensor:
