@@ -118,6 +118,8 @@ def latency(cid: str, tmp: Path, execs: int, rounds: int) -> None:
             f"  {name:14s}        median {med:8.1f} us/exec  added {med - base:+8.1f} us "
             f"(goal {goals[name]} us)  sensor CPU {statistics.median(cpu[name]):6.1f} us/exec"
         )
+        diffs = [round(w - x) for w, x in zip(results[name], results["baseline"], strict=True)]
+        print(f"  {'':14s}        per round {diffs} us (minus the round's baseline)")
 
 
 def floor(cid: str, tmp: Path, execs: int, rounds: int) -> None:

@@ -123,6 +123,8 @@ def rounds(cid: str, tmp: Path, detector: str, execs: int, n: int, source: str) 
     print(f"  without sensor  median {b:8.1f} us/exec   rounds {[round(x) for x in base]}")
     print(f"  with sensor     median {s:8.1f} us/exec   rounds {[round(x) for x in on]}")
     print(f"  added per exec  {s - b:+8.1f} us   (design target <= 20 us; prototype +27.7 us)")
+    diffs = [round(w - x) for w, x in zip(on, base, strict=True)]
+    print(f"  per round       {diffs} us (with minus the round's own baseline)")
     print(
         f"  sensor CPU      {statistics.median(cpu):8.1f} us/exec = "
         f"{statistics.median(cpu):.0f} ms per 1,000 execs"
