@@ -44,8 +44,10 @@ class Verdict(enum.StrEnum):
 
     @property
     def is_drift(self) -> bool:
-        return self.value.startswith("drift-")
+        return self in _DRIFT  # asked several times per exec: no str work
 
+
+_DRIFT = frozenset(v for v in Verdict if v.value.startswith("drift-"))
 
 EXPLAIN: dict[Verdict, str] = {
     Verdict.IMAGE: "The executable is an unmodified file of the container image.",
