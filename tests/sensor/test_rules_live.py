@@ -117,7 +117,12 @@ def _shell_and_connect_once(containers: Containers, tmp_path: Path, source: str)
         subprocess.run(
             [
                 "docker", "exec", cid, "sh", "-c",
-                "nc -l -p 9 >/dev/null & sleep 0.3; sleep 1 | nc 127.0.0.1 9; kill %1 2>/dev/null",
+                # The client connects once the listener is in LISTEN (/proc/net/tcp, no probe
+                # connect): a refused client exits before its /proc can be read.
+                "nc -l -p 9 >/dev/null & i=0; "
+                "while ! grep -qsE ':0009 0+:0000 0A' /proc/net/tcp /proc/net/tcp6 "
+                "&& [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; "
+                "sleep 1 | nc 127.0.0.1 9; kill %1 2>/dev/null",
             ],
             capture_output=True,
             timeout=30,

@@ -14,7 +14,7 @@ from mamori.cli.app import app
 from mamori.core.errors import ConfigError
 from mamori.core.events import NetworkInfo
 from mamori.sensor.rules_detector import DEFAULT_RULES, load_rules
-from mamori.sensor.sources.connect import parse_connect
+from mamori.sensor.sources.connect import parse_connect, task_comm
 from mamori.sensor.sources.procfs import parse_vpid
 
 V4 = (
@@ -41,6 +41,12 @@ def test_parse_connect_v6_odd_comm_and_unknown_tgid() -> None:
         77,
         NetworkInfo("tcp", dst_ip="2001:db8::1", dst_port=443, src_ip="::1", src_port=4242),
     )
+
+
+def test_the_comm_of_a_trace_line_for_a_process_already_gone() -> None:
+    assert task_comm(V4) == "nc"
+    assert task_comm(V6) == "a-b (1) [x]"  # the last "-<tid> (<tgid>) [cpu]" group ends it
+    assert task_comm(b"CPU:1 [LOST 3 EVENTS]") is None
 
 
 def test_parse_connect_ignores_other_lines() -> None:

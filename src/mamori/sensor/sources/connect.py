@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import replace
 
 from mamori.core.events import NetworkInfo
 from mamori.sensor.records import ExecRecord
@@ -62,6 +63,17 @@ def parse_connect(line: bytes) -> tuple[int, NetworkInfo] | None:
     )
 
 
+def task_comm(line: bytes) -> str | None:
+    """The task's comm at the head of a trace line (``<comm>-<tid> (<tgid>) [cpu]``): what
+    ``proc.name`` falls back to when the process is gone before /proc could be read."""
+    at = line.find(MARKER)
+    tasks = list(_TASK.finditer(line, 0, at if at >= 0 else len(line)))
+    if not tasks:
+        return None
+    comm = line[: tasks[-1].start()].strip()
+    return comm.decode(errors="replace") or None
+
+
 class ConnectSource(TracePipeSource):
     name = "connect"
     events = ((EVENT, f"newstate == {TCP_SYN_SENT}"),)
@@ -74,4 +86,6 @@ class ConnectSource(TracePipeSource):
             return None
         pid, network = parsed
         snap = read_snapshot(pid, self.proc, parts=self.parts)  # the cgroup names the container
+        if snap.comm is None:  # gone already (a refused client exits at once)
+            snap = replace(snap, comm=task_comm(line))
         return ExecRecord(time.time_ns(), pid, "", self.name, snap, network=network)
