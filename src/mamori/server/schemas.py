@@ -155,12 +155,20 @@ def _ref(r: ResourceIn) -> ResourceRef:
     return ResourceRef(r["kind"], r["name"], r.get("namespace"), r.get("cluster"), r.get("uid"))
 
 
+def _derived_id(a: AlertIn, when: datetime) -> str:
+    """An alert's id when the producer sent none: from its content and its UTC time."""
+    fields = a.get("fields") or {}
+    return content_id(
+        when.isoformat(), a["rule"], a.get("source", "syscall"), a.get("output", ""), fields
+    )
+
+
 def alert_from_input(a: AlertIn) -> Alert:
     when = _aware(a["time"])
     fields = a.get("fields") or {}
     source = a.get("source", "syscall")
     output = a.get("output", "")
-    ident = a.get("id") or content_id(when.isoformat(), a["rule"], source, output, fields)
+    ident = a.get("id") or _derived_id(a, when)
     mitre = a.get("mitre")
     return Alert(
         id=ident,
@@ -190,13 +198,7 @@ def alert_bulk_input(a: AlertIn) -> dict[str, Any]:
     the request's own parsed copy."""
     item: dict[str, Any] = a  # type: ignore[assignment]
     if not item.get("id"):
-        item["id"] = content_id(
-            a["time"].isoformat(),
-            a["rule"],
-            a.get("source", "syscall"),
-            a.get("output", ""),
-            a.get("fields") or {},
-        )
+        item["id"] = _derived_id(a, a["time"])  # UTC: validated by TimeIn / finish_time
     severity = a["severity"]
     if not isinstance(severity, int):
         level = _LEVELS.get(severity.lower())
