@@ -85,3 +85,77 @@ def test_a_cut_kernel_argv_is_read_again_when_the_snapshot_shows_the_caller(
     event = enricher.event(ExecRecord(1, 50, "/bin/busybox", "fanotify", caller, ino=7))
     assert event.process is not None
     assert (event.process.name, event.process.args) == ("sh", ("-c", script))
+
+
+def test_an_older_exec_processed_late_does_not_rename_the_process(tmp_path: Path) -> None:
+    """``su -> sh -> exec php-fpm`` under load: su's raced record is held back by the pipeline
+    and processed after php-fpm's. The child php-fpm starts must still see php-fpm as its
+    parent (MAM-RT-034 went missing in CI when the tree took "busybox" back)."""
+    from mamori.sensor.enrich import Enricher
+    from mamori.sensor.records import ExecRecord, ProcSnapshot
+
+    tree = ProcTree(proc=str(tmp_path))  # an empty /proc: every process is gone already
+    enricher = Enricher(tree, None, "node", "c")
+    fpm = ProcSnapshot(pid=60, ppid=59, comm="php-fpm", exe="/usr/sbin/php-fpm",
+                       args=("/usr/sbin/php-fpm", "whoami"), uid=101)  # fmt: skip
+    enricher.event(ExecRecord(200, 60, "/usr/sbin/php-fpm", "test", fpm))
+    su = ProcSnapshot(pid=60, ppid=59, comm=None, exe=None, args=(), uid=101)
+    late = enricher.event(ExecRecord(100, 60, "/bin/busybox", "test", su))
+    assert late.process is not None
+    assert late.process.name == "busybox"
+    child = ProcSnapshot(pid=61, ppid=60, comm="sh", exe="/bin/busybox",
+                         args=("sh", "-c", "whoami"), uid=101)  # fmt: skip
+    event = enricher.event(ExecRecord(300, 61, "/bin/busybox", "test", child))
+    assert event.process is not None
+    assert event.process.pname == "php-fpm"
+    # A later exec of the same pid (or a reused pid) still renames it.
+    again = ProcSnapshot(pid=60, ppid=59, comm="nginx", exe="/usr/sbin/nginx",
+                         args=("nginx",), uid=101)  # fmt: skip
+    enricher.event(ExecRecord(400, 60, "/usr/sbin/nginx", "test", again))
+    assert tree.ancestors(60, depth=1) == ("nginx",)
+
+
+def test_a_connect_of_a_process_gone_before_proc_was_read_keeps_its_container(
+    tmp_path: Path,
+) -> None:
+    """A refused or closed client exits at once: the tracefs connect source finds no
+    /proc/<pid> (no cgroup, no parent). Its exec, seen earlier in a container, still names
+    the container and the parent, so container rules (outbound connection) can fire."""
+    from mamori.core.events import NetworkInfo
+    from mamori.sensor.enrich import Enricher
+    from mamori.sensor.records import ExecRecord, ProcSnapshot
+
+    tree = ProcTree(proc=str(tmp_path))
+    enricher = Enricher(tree, None, "node", "c")
+    sh = ProcSnapshot(pid=70, ppid=1, comm="sh", exe="/bin/sh", args=("sh",), uid=0)
+    enricher.event(ExecRecord(1, 70, "/bin/sh", "test", sh, container_id="abc123"))
+    nc = ProcSnapshot(pid=71, ppid=70, comm="nc", exe="/bin/nc", args=("nc", "x", "9"), uid=0)
+    enricher.event(ExecRecord(2, 71, "/bin/nc", "test", nc, container_id="abc123"))
+    net = NetworkInfo(protocol="tcp", dst_ip="10.1.1.1", dst_port=9)
+    gone = ProcSnapshot(pid=71, comm="nc")  # the trace line's comm, nothing from /proc
+    event = enricher.event(ExecRecord(3, 71, "", "connect", gone, network=net))
+    assert event.container is not None
+    assert event.container.id == "abc123"
+    assert event.process is not None
+    assert event.process.pname == "sh"
+    host = ProcSnapshot(pid=72, comm="curl")  # never seen exec'ing: stays unknown
+    event = enricher.event(ExecRecord(4, 72, "", "connect", host, network=net))
+    assert event.container is None
+
+
+def test_a_gone_child_of_a_parent_never_seen_exec_ing_gets_the_parents_uid(
+    tmp_path: Path,
+) -> None:
+    """``docker exec c sh -c '...; /bin/echod'``: the shell execs its last command in place, so
+    the drifted process's parent is the container's shim, started after the sensor's /proc
+    scan and never seen exec'ing. Its uid is read with its name."""
+    from mamori.sensor.enrich import Enricher
+    from mamori.sensor.records import ExecRecord, ProcSnapshot
+
+    write_stat(tmp_path, 80, "containerd-shim", 1)
+    (tmp_path / "80" / "status").write_text("Name:\tcontainerd-shim\nUid:\t0\t0\t0\t0\n")
+    enricher = Enricher(ProcTree(proc=str(tmp_path)), None, "node", "c")
+    gone = ProcSnapshot(pid=81, ppid=80, comm=None, exe=None, args=())
+    event = enricher.event(ExecRecord(1, 81, "/bin/echod", "test", gone))
+    assert event.process is not None
+    assert (event.process.uid, event.process.pname) == (0, "containerd-shim")

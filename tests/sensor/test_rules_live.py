@@ -110,10 +110,10 @@ def _shell_and_connect_once(containers: Containers, tmp_path: Path, source: str)
             unavailable(f"connect events unavailable: {sensor.connect_status}")
         cid = containers.run("sleep", "600", detach=True)
         assert exec_with_tty(cid, "sh", typed=b"exit\n") == 0
-        # A listener first, and a client that keeps its connection open for a second: the
-        # connect source reads the pid's cgroup after the event, and a client refused at once
-        # can be gone by then (its container unknown, so no container rule fires). That race
-        # of the tracefs source is a known gap (issue 4); the rule is what this test checks.
+        # A listener first, and a client: the connect source reads the pid's cgroup after the
+        # event, and under load the client is often gone by then (the listener's stdin is
+        # /dev/null, so it closes at once). The client's exec, seen earlier in the container,
+        # then names the container (Enricher.container_id).
         subprocess.run(
             [
                 "docker", "exec", cid, "sh", "-c",

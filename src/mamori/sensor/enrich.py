@@ -132,6 +132,12 @@ class Enricher:
             if found:
                 return found.container_id, found.runtime
             return None, None  # a readable cgroup without a container id: the host
+        if rec.network is not None or rec.file is not None:
+            # A process gone before its cgroup was read (a client that exits at once): its
+            # own exec, seen earlier, knows the container.
+            own = self.tree.container_of(rec.pid)
+            if own:
+                return own, None
         return self.tree.container_of(rec.proc.ppid), None
 
     def meta(self, cid: str) -> ContainerMeta | None:
@@ -243,7 +249,9 @@ class Enricher:
             snap = self._settled(rec, snap)
         name = applet_name(name, args, rec.path)
         uid = snap.uid if snap.uid is not None else self._parent_uid(snap.ppid)
-        self.tree.on_exec(rec.pid, name, snap.ppid, cid, confirmed=after, uid=uid)
+        self.tree.on_exec(
+            rec.pid, name, snap.ppid, cid, confirmed=after, uid=uid, time_ns=rec.time_ns
+        )
         return self._info(rec, snap, cid, meta, name, rec.path, args)
 
     def _whole_argv(
@@ -317,6 +325,10 @@ class Enricher:
     def running(self, rec: ExecRecord, cid: str | None, meta: ContainerMeta | None) -> ProcessInfo:
         """A process seen doing something other than exec: the snapshot is its current state."""
         snap = rec.proc
+        if snap.ppid is None and (known := self.tree.nodes.get(rec.pid)) is not None:
+            # Gone before /proc was read: what its exec told the tree (name, parent, uid).
+            snap = replace(snap, comm=snap.comm or known.name, ppid=known.ppid,
+                           uid=snap.uid if snap.uid is not None else known.uid)  # fmt: skip
         name = snap.comm or "<NA>"
         if snap.ppid is not None and rec.pid not in self.tree.nodes:
             self.tree.on_exec(rec.pid, name, snap.ppid, cid, uid=snap.uid)

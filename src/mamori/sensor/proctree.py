@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from mamori.sensor.records import ProcSnapshot
-from mamori.sensor.sources.procfs import parse_stat, read_file
+from mamori.sensor.sources.procfs import parse_stat, parse_uid, read_file
 
 MAX_DEPTH = 8
 MAX_NODES = 65536
@@ -39,6 +39,10 @@ class Node:
     # Real uid when known: exec keeps it, so a child whose /proc was gone before it could be
     # read (a short-lived process under load) gets its parent's as the best estimate.
     uid: int | None = None
+    # When the exec that named this node happened (the record's time): a raced record the
+    # pipeline held back can be processed after a later exec of the same pid (su -> sh ->
+    # php-fpm), and must not rename it back.
+    exec_ns: int = 0
 
 
 class ProcTree:
@@ -63,10 +67,14 @@ class ProcTree:
         container_id: str | None,
         confirmed: bool = True,
         uid: int | None = None,
+        time_ns: int = 0,
     ) -> None:
-        if len(self.nodes) >= self.max_nodes and pid not in self.nodes:
+        known = self.nodes.get(pid)
+        if known is not None and known.exec_ns > time_ns:
+            return  # an older exec of this pid, processed late: the node has the newer one
+        if len(self.nodes) >= self.max_nodes and known is None:
             self._evict()
-        self.nodes[pid] = Node(name, ppid, container_id, None, confirmed, uid)
+        self.nodes[pid] = Node(name, ppid, container_id, None, confirmed, uid, time_ns)
 
     def get(self, pid: int) -> Node | None:
         node = self.nodes.get(pid)
@@ -76,7 +84,11 @@ class ProcTree:
             if parsed is not None:
                 cid = node.container_id if node else None
                 uid = node.uid if node else None
-                node = Node(parsed[0], parsed[1], cid, parsed[3], uid=uid)
+                if uid is None:  # a parent never seen exec'ing (a shim started after the scan)
+                    status = read_file(f"{self.proc}/{pid}/status", 4096)
+                    uid = parse_uid(status) if status else None
+                exec_ns = node.exec_ns if node else 0
+                node = Node(parsed[0], parsed[1], cid, parsed[3], uid=uid, exec_ns=exec_ns)
                 self.nodes[pid] = node
             elif node is not None:
                 node.confirmed = True  # gone: keep the guess, do not retry
