@@ -1,9 +1,10 @@
 """``mamori scan running``: the Docker engine's running containers, each distinct image scanned
 once, findings recorded against every container that runs it.
 
-The engine is asked over its unix socket (the sensor's ``DockerClient``: no docker-py, no CLI
-for the listing); images are read from ``docker save`` by image id, so a tag moved since the
-container started does not change what is scanned.
+The engine is asked over its unix socket through an ``EngineApi`` the caller passes (the CLI
+gives the sensor's ``DockerClient``: no docker-py, no CLI for the listing); images are read from
+``docker save`` by image id, so a tag moved since the container started does not change what is
+scanned.
 """
 
 from __future__ import annotations
@@ -13,15 +14,22 @@ import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from mamori.core.findings import Finding, FindingStatus
-from mamori.sensor.identity.docker import K8S, DockerClient
 from mamori.vulns.db.store import VulnDB
 from mamori.vulns.scan import Progress, ScanReport, _noop, findings, scan
 from mamori.vulns.vex import Vex
 from mamori.vulns.workload import Workload
+
+K8S = "io.kubernetes."  # kubelet's label prefix on the containers it runs
+
+
+class EngineApi(Protocol):
+    """What is needed of a Docker engine client: GET a path, parsed JSON back (None on 404)."""
+
+    def get(self, url: str) -> Any: ...
 
 
 @dataclass(slots=True)
@@ -38,7 +46,7 @@ class ImageScan:
 
 
 def _workload(
-    data: dict[str, Any], digests: dict[str, str | None], client: DockerClient, node: str
+    data: dict[str, Any], digests: dict[str, str | None], client: EngineApi, node: str
 ) -> Workload:
     labels: dict[str, str] = dict(data.get("Labels") or {})
     image_id = str(data.get("ImageID") or "")
@@ -61,7 +69,7 @@ def _workload(
 
 
 def running_workloads(
-    client: DockerClient, node: str | None = None, labels: Sequence[str] = ()
+    client: EngineApi, node: str | None = None, labels: Sequence[str] = ()
 ) -> list[Workload]:
     """Running containers (Kubernetes pause/sandbox containers left out), oldest first;
     ``labels`` (``KEY`` or ``KEY=VALUE``) keeps only the containers that have them all."""
@@ -101,7 +109,7 @@ def scan_running(
     return out
 
 
-def running_ids(client: DockerClient) -> set[str]:
+def running_ids(client: EngineApi) -> set[str]:
     return {str(d["Id"]) for d in client.get("/containers/json") or []}
 
 
