@@ -151,6 +151,15 @@ def _serve(s: Settings, db: Database, workers: int, overrides: dict[str, Any]) -
 
     from mamori.server.app import create_app
 
+    # What both ways of serving share (the listener, logging, TLS).
+    common: dict[str, Any] = {
+        "host": s.host,
+        "port": s.port,
+        "log_level": s.log_level,
+        "access_log": False,
+        "ssl_certfile": _path(s.tls_certfile),
+        "ssl_keyfile": _path(s.tls_keyfile),
+    }
     if workers > 1:
         # Each worker process builds its own app and database pool from the environment.
         db.close()
@@ -159,25 +168,12 @@ def _serve(s: Settings, db: Database, workers: int, overrides: dict[str, Any]) -
             "mamori.server.asgi:app_from_env",
             factory=True,
             workers=workers,
-            host=s.host,
-            port=s.port,
-            log_level=s.log_level,
-            access_log=False,
-            ssl_certfile=_path(s.tls_certfile),
-            ssl_keyfile=_path(s.tls_keyfile),
+            **common,
         )
         return
     app = create_app(s, db)
     try:
-        uvicorn.run(
-            app,
-            host=s.host,
-            port=s.port,
-            log_level=s.log_level,
-            access_log=False,
-            ssl_certfile=_path(s.tls_certfile),
-            ssl_keyfile=_path(s.tls_keyfile),
-        )
+        uvicorn.run(app, **common)
     finally:
         db.close()
 
