@@ -14,6 +14,7 @@ import typer
 
 from mamori.cli.common import err_console, settings
 from mamori.core.errors import ConfigError
+from mamori.core.gctune import tune_for_long_running
 from mamori.core.plugins import AlertSink, Detector
 from mamori.drift.policy import load_policy
 from mamori.rules.ruleset import RuleMatching
@@ -187,6 +188,7 @@ def run(
         if guard is not None:
             guard.stop()
         raise ConfigError(str(exc)) from None
+    tune_for_long_running()  # after start-up: the compiled rules and caches are frozen
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())

@@ -149,6 +149,7 @@ def _local_sensor(s: Settings, enabled: bool) -> tuple[Sensor, Database] | None:
 def _serve(s: Settings, db: Database, workers: int, overrides: dict[str, Any]) -> None:
     import uvicorn
 
+    from mamori.core.gctune import tune_for_long_running
     from mamori.server.app import create_app
 
     # What both ways of serving share (the listener, logging, TLS).
@@ -172,6 +173,7 @@ def _serve(s: Settings, db: Database, workers: int, overrides: dict[str, Any]) -
         )
         return
     app = create_app(s, db)
+    tune_for_long_running()
     try:
         uvicorn.run(app, **common)
     finally:

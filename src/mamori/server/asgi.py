@@ -8,8 +8,11 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from mamori.config import Settings
+from mamori.core.gctune import tune_for_long_running
 from mamori.server.app import create_app
 
 
 def app_from_env() -> FastAPI:
-    return create_app(Settings())
+    app = create_app(Settings())
+    tune_for_long_running()
+    return app
