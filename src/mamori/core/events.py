@@ -22,6 +22,11 @@ class EventKind(enum.StrEnum):
     K8S_AUDIT = "k8s_audit"
 
 
+# A member read through its enum class costs ~0.2 us (the enum metaclass's lookup); the hot
+# paths compare against this module constant instead.
+_K8S_AUDIT = EventKind.K8S_AUDIT
+
+
 @dataclass(frozen=True, slots=True)
 class ProcessInfo:
     """A process as Falco's ``proc.*`` and ``user.*`` fields see it."""
@@ -165,4 +170,4 @@ class Event:
     @property
     def source(self) -> str:
         """Falco's event source name: ``k8s_audit`` or ``syscall``."""
-        return "k8s_audit" if self.kind is EventKind.K8S_AUDIT else "syscall"
+        return "k8s_audit" if self.kind is _K8S_AUDIT else "syscall"
