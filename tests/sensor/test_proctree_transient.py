@@ -159,39 +159,3 @@ def test_a_gone_child_of_a_parent_never_seen_exec_ing_gets_the_parents_uid(
     event = enricher.event(ExecRecord(1, 81, "/bin/echod", "test", gone))
     assert event.process is not None
     assert (event.process.uid, event.process.pname) == (0, "containerd-shim")
-
-
-def test_a_reread_between_the_new_exe_and_the_new_name_waits(tmp_path: Path) -> None:
-    """execve sets the new exe and argv a moment before it renames the task: a re-read in
-    between (a preempted exec on a busy node) must not report the caller's name (``sh``) for
-    ``/bin/true``. Until the name changes the exec counts as still running."""
-    from mamori.sensor.enrich import Enricher
-    from mamori.sensor.records import ExecRecord, ProcSnapshot
-
-    pid = 90
-    write_stat(tmp_path, pid, "sh", 89)
-    (tmp_path / str(pid) / "cmdline").write_bytes(b"true\0")
-    (tmp_path / str(pid) / "exe").symlink_to("/bin/true")
-    enricher = Enricher(ProcTree(proc=str(tmp_path)), None, "node", "c")
-    raced = ProcSnapshot(pid=pid, ppid=89, comm="sh", exe="/bin/busybox", args=("sh", "-c", "x"))
-    rec = ExecRecord(1, pid, "/bin/true", "fanotify", raced)
-    assert enricher.exec_state(rec) == "running"
-    write_stat(tmp_path, pid, "true", 89)  # the kernel has renamed it now
-    assert enricher.exec_state(rec) == "done"
-    event = enricher.event(rec)
-    assert event.process is not None
-    assert (event.process.name, event.process.exepath) == ("true", "/bin/true")
-
-
-def test_a_program_keeping_its_callers_name_is_not_held(tmp_path: Path) -> None:
-    """``sh`` exec'ing ``sh`` keeps the name: that is the new program's own name."""
-    from mamori.sensor.enrich import Enricher
-    from mamori.sensor.records import ExecRecord, ProcSnapshot
-
-    pid = 91
-    write_stat(tmp_path, pid, "sh", 89)
-    (tmp_path / str(pid) / "cmdline").write_bytes(b"sh\0-c\0id\0")
-    (tmp_path / str(pid) / "exe").symlink_to("/bin/busybox")
-    enricher = Enricher(ProcTree(proc=str(tmp_path)), None, "node", "c")
-    raced = ProcSnapshot(pid=pid, ppid=89, comm="sh", exe="/bin/busybox", args=("sh", "-c", "x"))
-    assert enricher.exec_state(ExecRecord(1, pid, "/bin/busybox", "fanotify", raced)) == "done"

@@ -59,16 +59,6 @@ def applet_name(name: str, argv: tuple[str, ...], path: str) -> str:
     return name
 
 
-def _old_name(comm: str, before: str | None, path: str, argv: tuple[str, ...]) -> bool:
-    """Whether ``comm`` is still the caller's: execve puts the new exe and argv in place a
-    moment before it renames the task (``begin_new_exec``), and a busy machine can preempt
-    it in between (``sh`` reported for its ``/bin/true``). A name the new program can carry
-    (its file's or argv[0]'s) is taken as new."""
-    if not before or comm != before:
-        return False
-    return comm not in (os.path.basename(path)[:COMM_LEN], os.path.basename(argv[0])[:COMM_LEN])
-
-
 class UserNames:
     """uid -> name: the container's /etc/passwd (through its host-side rootfs), else the host's."""
 
@@ -231,8 +221,6 @@ class Enricher:
             return "gone"
         argv = split_cmdline(read_file(f"{self.proc}/{rec.pid}/cmdline") or b"")
         if not argv or _readlink(f"{self.proc}/{rec.pid}/exe") != rec.path:
-            return "running"
-        if _old_name(parsed[0], snap.comm, rec.path, argv):
             return "running"
         self._late[id(rec)] = (parsed[0], argv)
         return "done"
