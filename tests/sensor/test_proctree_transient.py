@@ -159,3 +159,43 @@ def test_a_gone_child_of_a_parent_never_seen_exec_ing_gets_the_parents_uid(
     event = enricher.event(ExecRecord(1, 81, "/bin/echod", "test", gone))
     assert event.process is not None
     assert (event.process.uid, event.process.pname) == (0, "containerd-shim")
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        ("true", "true"),  # read again: the kernel has renamed it by now
+        (None, "true"),  # gone: the file's name, which argv[0] names too
+        ("sh", "sh"),  # read again, still the caller's name: nothing better is known
+    ],
+)
+def test_a_snapshot_read_across_an_exec_takes_the_new_programs_name(
+    tmp_path: Path, now: str | None, expected: str
+) -> None:
+    """The snapshot reads the name before exe and argv: an exec completing in between left
+    ``proc.name=sh`` beside ``/bin/true`` (a CI failure on a busy machine)."""
+    from mamori.sensor.enrich import Enricher
+    from mamori.sensor.records import ExecRecord, ProcSnapshot
+
+    pid = 92
+    if now is not None:
+        write_stat(tmp_path, pid, now, 89)
+    enricher = Enricher(ProcTree(proc=str(tmp_path)), None, "node", "c")
+    torn = ProcSnapshot(pid=pid, ppid=89, comm="sh", exe="/bin/true", args=("true",))
+    event = enricher.event(ExecRecord(1, pid, "/bin/true", "fanotify", torn))
+    assert event.process is not None
+    assert (event.process.name, event.process.exepath) == (expected, "/bin/true")
+
+
+def test_a_script_keeps_the_name_the_kernel_gave_its_interpreter(tmp_path: Path) -> None:
+    """``/app/run.sh`` run by ``/bin/sh``: the interpreter's process is named ``run.sh``."""
+    from mamori.sensor.enrich import Enricher
+    from mamori.sensor.records import ExecRecord, ProcSnapshot
+
+    write_stat(tmp_path, 93, "run.sh", 89)
+    enricher = Enricher(ProcTree(proc=str(tmp_path)), None, "node", "c")
+    snap = ProcSnapshot(pid=93, ppid=89, comm="run.sh", exe="/bin/busybox",
+                        args=("/bin/sh", "/app/run.sh"))  # fmt: skip
+    event = enricher.event(ExecRecord(1, 93, "/bin/busybox", "fanotify", snap))
+    assert event.process is not None
+    assert event.process.name == "run.sh"

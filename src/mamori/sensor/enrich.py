@@ -59,6 +59,11 @@ def applet_name(name: str, argv: tuple[str, ...], path: str) -> str:
     return name
 
 
+def _program_names(path: str, argv: tuple[str, ...]) -> tuple[str, str]:
+    """Names the kernel can give a program: its file's, or argv[0]'s (a symlink's name)."""
+    return os.path.basename(path)[:COMM_LEN], os.path.basename(argv[0])[:COMM_LEN]
+
+
 class UserNames:
     """uid -> name: the container's /etc/passwd (through its host-side rootfs), else the host's."""
 
@@ -273,7 +278,10 @@ class Enricher:
         """(name, argv, confirmed) from the /proc snapshot, read again if it raced the exec."""
         snap = rec.proc
         if not raced:
-            return snap.comm or "", snap.args, True
+            name = snap.comm or ""
+            if snap.args and name not in _program_names(rec.path, snap.args):
+                name = self._program_name(rec, name)
+            return name, snap.args, True
         # Read again (the pipeline may have waited for the exec to complete): same process
         # and the new exe in place -> the new program's name and argv. A busybox applet's
         # name ("sh") differs from the file's ("busybox"), and rules match on the name.
@@ -283,6 +291,21 @@ class Enricher:
             return os.path.basename(rec.path)[:COMM_LEN], (), False
         self.rereads += 1
         return late[0], late[1], True
+
+    def _program_name(self, rec: ExecRecord, name: str) -> str:
+        """A snapshot reads the name (stat) before exe and argv: an exec completing in between
+        leaves the caller's name beside the new program (``sh`` for ``/bin/true`` on a busy
+        node). The name is read again; kept when it still does not fit (a script's
+        interpreter is named after the script), or the file's when the process is gone and
+        argv[0] names that file too."""
+        snap = rec.proc
+        data = read_file(f"{self.proc}/{rec.pid}/stat", 4096)
+        parsed = parse_stat(data) if data else None
+        names = _program_names(rec.path, snap.args)
+        if parsed is not None and snap.start_ticks in (None, parsed[3]):
+            return parsed[0] if parsed[0] in names else name
+        base = os.path.basename(rec.path)[:COMM_LEN]
+        return base if base == os.path.basename(snap.args[0])[:COMM_LEN] else name
 
     def _settled(self, rec: ExecRecord, snap: ProcSnapshot) -> ProcSnapshot:
         """A snapshot that raced the exec has the caller's terminal: runc's init takes the
