@@ -219,10 +219,8 @@ class Enricher:
     def exec_state(self, rec: ExecRecord) -> str:
         """For a raced snapshot: ``done`` (name and argv now known), ``running`` (the exec is
         still in progress: worth waiting a few ms) or ``gone`` (exited or pid reused)."""
-        snap = rec.proc
-        data = read_file(f"{self.proc}/{rec.pid}/stat", 4096)
-        parsed = parse_stat(data) if data else None
-        if parsed is None or (snap.start_ticks is not None and parsed[3] != snap.start_ticks):
+        parsed = self._restat(rec)
+        if parsed is None:
             return "gone"
         argv = split_cmdline(read_file(f"{self.proc}/{rec.pid}/cmdline") or b"")
         if not argv or _readlink(f"{self.proc}/{rec.pid}/exe") != rec.path:
@@ -279,8 +277,8 @@ class Enricher:
         snap = rec.proc
         if not raced:
             name = snap.comm or ""
-            if snap.args and name not in _program_names(rec.path, snap.args):
-                name = self._program_name(rec, name)
+            if snap.args and name not in (names := _program_names(rec.path, snap.args)):
+                name = self._program_name(rec, name, names)
             return name, snap.args, True
         # Read again (the pipeline may have waited for the exec to complete): same process
         # and the new exe in place -> the new program's name and argv. A busybox applet's
@@ -292,28 +290,33 @@ class Enricher:
         self.rereads += 1
         return late[0], late[1], True
 
-    def _program_name(self, rec: ExecRecord, name: str) -> str:
+    def _program_name(self, rec: ExecRecord, name: str, names: tuple[str, str]) -> str:
         """A snapshot reads the name (stat) before exe and argv: an exec completing in between
         leaves the caller's name beside the new program (``sh`` for ``/bin/true`` on a busy
         node). The name is read again; kept when it still does not fit (a script's
         interpreter is named after the script), or the file's when the process is gone and
-        argv[0] names that file too."""
-        snap = rec.proc
+        argv[0] names that file too (``names``: the file's, argv[0]'s)."""
+        parsed = self._restat(rec)
+        if parsed is not None:
+            return parsed[0] if parsed[0] in names else name
+        return names[0] if names[0] == names[1] else name
+
+    def _restat(self, rec: ExecRecord) -> tuple[str, int, int, int] | None:
+        """``/proc/<pid>/stat`` parsed again, or None when the snapshot's process is gone (no
+        entry, or the pid reused: another start time)."""
         data = read_file(f"{self.proc}/{rec.pid}/stat", 4096)
         parsed = parse_stat(data) if data else None
-        names = _program_names(rec.path, snap.args)
-        if parsed is not None and snap.start_ticks in (None, parsed[3]):
-            return parsed[0] if parsed[0] in names else name
-        base = os.path.basename(rec.path)[:COMM_LEN]
-        return base if base == os.path.basename(snap.args[0])[:COMM_LEN] else name
+        start = rec.proc.start_ticks
+        if parsed is None or (start is not None and parsed[3] != start):
+            return None
+        return parsed
 
     def _settled(self, rec: ExecRecord, snap: ProcSnapshot) -> ProcSnapshot:
         """A snapshot that raced the exec has the caller's terminal: runc's init takes the
         container's tty (setsid + TIOCSCTTY) just before it execs the command. Read it again
         while the same process is there."""
-        data = read_file(f"{self.proc}/{rec.pid}/stat", 4096)
-        parsed = parse_stat(data) if data else None
-        if parsed is None or (snap.start_ticks is not None and parsed[3] != snap.start_ticks):
+        parsed = self._restat(rec)
+        if parsed is None:
             return snap
         return replace(snap, tty=parsed[2]) if parsed[2] != snap.tty else snap
 
