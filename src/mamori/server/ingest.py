@@ -88,12 +88,18 @@ def _items(body: bytes, key: str) -> list[Any]:
     return doc
 
 
+def has_suspect_text(body: bytes) -> bool:
+    """Whether a body may hold what a one-pass check must leave to the slow path.
+
+    pydantic-core's parser accepts NaN and Infinity, which are not JSON; PostgreSQL cannot
+    store NUL characters, and no store can encode an unpaired surrogate: the slow path rejects
+    those items one by one (a surrogate pair, an emoji, is fine there)."""
+    return b"NaN" in body or b"Infinity" in body or SUSPECT_ESCAPE.search(body) is not None
+
+
 def _validate_fast(whole: TypeAdapter[Any], body: bytes, key: str) -> list[Any] | None:
     """All items checked in one pass, or None when anything is off (the slow path says what)."""
-    if b"NaN" in body or b"Infinity" in body or _SUSPECT_ESCAPE.search(body):
-        # pydantic-core's parser accepts NaN and Infinity, which are not JSON; PostgreSQL
-        # cannot store NUL characters, and no store can encode an unpaired surrogate: the slow
-        # path rejects those items one by one (a surrogate pair, an emoji, is fine there).
+    if has_suspect_text(body):
         return None
     try:
         items: list[Any] = whole.validate_json(body)[key]
@@ -139,7 +145,7 @@ def ingest_batch(
 
 
 # \u0000, or a \uD800-\uDFFF escape (half of a surrogate pair, or an unpaired one).
-_SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
 _NUL_MESSAGE = "text must not contain NUL (\\u0000) characters"
 _SURROGATE_MESSAGE = "text must not contain unpaired UTF-16 surrogates (\\ud800-\\udfff)"

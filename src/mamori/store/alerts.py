@@ -63,11 +63,15 @@ class AlertRepository(RecordRepository[Alert]):
         Returns the ids newly stored."""
         if not items:
             return set()
-        payload = to_json(items).decode()
+        return self.insert_json(to_json(items).decode())
+
+    def insert_json(self, document: str) -> set[str]:
+        """PostgreSQL: :meth:`insert_wire` for alerts already encoded as one JSON array (the
+        same wire form). Returns the ids newly stored."""
         with self._engine.begin() as conn:
             driver: Any = conn.connection.driver_connection
             with driver.cursor() as cur:
-                cur.execute(_FROM_WIRE, (now(), payload))
+                cur.execute(_FROM_WIRE, (now(), document))
                 return {r[0] for r in cur.fetchall()}
 
     def _to_row(self, record: Alert, ingested_at: datetime) -> dict[str, Any]:
