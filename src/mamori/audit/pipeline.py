@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from mamori.audit.stateful import (
     ServiceAccountRareOperation,
     StatefulConfig,
 )
+from mamori.core.atomicfile import write_atomic
 from mamori.core.events import Event
 from mamori.core.findings import Alert
 from mamori.rules.ruleset import Match
@@ -128,12 +128,7 @@ class StatefulDetectors:
             return
         path = self.state_file
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        with tmp.open("w", encoding="utf-8") as f:
-            json.dump(self.snapshot(), f, separators=(",", ":"))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(self.snapshot(), separators=(",", ":")), durable=True)
         self._dirty = self.inventory.changed = self.rare.changed = False
         self.kube_system.changed = False
 

@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from mamori.core.atomicfile import write_atomic
+
 log = logging.getLogger("mamori.audit")
 _CHUNK = 1 << 20
 
@@ -46,12 +48,7 @@ class TailState:
             return None
 
     def save(self, path: Path) -> None:
-        tmp = path.with_name(path.name + ".tmp")
-        with tmp.open("w", encoding="utf-8") as f:
-            json.dump(asdict(self), f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(asdict(self)), durable=True)
 
 
 @dataclass(frozen=True, slots=True)

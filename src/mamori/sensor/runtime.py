@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mamori.core.atomicfile import write_atomic
 from mamori.core.plugins import AlertSink, Detector
 from mamori.drift.detector import DriftDetector, DriftJudge
 from mamori.drift.policy import Action
@@ -256,9 +257,8 @@ class Sensor:
         if state is None:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=1))
-        os.replace(tmp, path)
+        # Housekeeping (pipeline thread) and stop() (main thread) may both write it.
+        write_atomic(path, json.dumps(state, indent=1))
 
     def status(self) -> dict[str, Any]:
         statuses = self.probe.statuses if self.probe else ()
