@@ -34,6 +34,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from execloop import loop_us  # noqa: E402
 from tests.sensor.conftest import _rootfs_tar, docker  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -78,12 +79,6 @@ class SensorProc:
         lines = err.decode().strip().splitlines()
         status: dict[str, object] = json.loads(lines[-1]) if lines else {}
         return status
-
-
-def loop_us(cid: str, n: int, cmd: str = "/bin/true") -> float:
-    t = time.perf_counter()
-    docker("exec", cid, "sh", "-c", f"for i in $(seq {n}); do {cmd}; done", timeout=900)
-    return (time.perf_counter() - t) / n * 1e6
 
 
 CONFIGS = (
