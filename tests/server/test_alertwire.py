@@ -132,6 +132,8 @@ REFUSED: list[dict[str, Any]] = [
     {"rule": "r" * 256},
     {"source": ""},
     {"mitre": {"tactic": "Execution", "extra": 1}},
+    {"mitre": {"tactic": "t" * 65}},
+    {"resources": [{"kind": "K" * 65, "name": "p"}]},
     {"fields": []},
     {"fields": {"nul": "\u0000"}},
     {"fields": {"lone": "\ud800"}},

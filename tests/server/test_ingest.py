@@ -137,6 +137,8 @@ BAD_ITEMS: list[tuple[Any, set[str]]] = [
     (data.alert_doc(115, unexpected=1), {"unexpected"}),
     (data.alert_doc(116, simulated="perhaps"), {"simulated"}),
     (data.alert_doc(117, namespace=12), {"namespace"}),
+    # Longer than the store's column: PostgreSQL would have refused the whole batch (a 500).
+    (data.alert_doc(118, mitre={"tactic": "t" * 65}), {"mitre.tactic"}),
     ({"rule": "r", "severity": "error"}, {"time"}),
     ("just a string", {"(item)"}),
     (None, {"(item)"}),
@@ -186,6 +188,60 @@ def test_an_empty_batch_is_fine(client: TestClient, tokens: Tokens) -> None:
     r = post(client, tokens.ingest, ALERTS, {"alerts": []})
     assert r.status_code == 200
     assert r.json()["received"] == 0
+
+
+def test_every_text_limit_fits_its_column() -> None:
+    """A value the schema accepts must fit the store's column, or PostgreSQL refuses the whole
+    batch (SQLite does not check widths, so only this test would notice)."""
+    from pydantic import TypeAdapter
+    from sqlalchemy import String
+
+    from mamori.server.schemas import AlertIn, FindingIn
+    from mamori.store.models import ALERTS, FINDINGS
+
+    def limits(model: Any) -> dict[str, int]:
+        schema = TypeAdapter(model).json_schema()
+        defs = schema.get("$defs", {})
+        out: dict[str, int] = {}
+
+        def walk(node: dict[str, Any], path: str) -> None:
+            if "$ref" in node:
+                node = defs[node["$ref"].rsplit("/", 1)[1]]
+            for alt in node.get("anyOf", []):
+                walk(alt, path)
+            if "maxLength" in node:
+                out[path] = node["maxLength"]
+            for name, sub in node.get("properties", {}).items():
+                walk(sub, f"{path}.{name}" if path else name)
+
+        walk(schema, "")
+        return out
+
+    alert = {"id": "id", "rule": "rule", "source": "source", "mitre.tactic": "mitre_tactic",
+             "mitre.technique": "mitre_technique", "cluster": "cluster",
+             "namespace": "namespace", "node": "node"}  # fmt: skip
+    finding = {"id": "id", "check": "check", "resource.kind": "resource_kind",
+               "resource.name": "resource_name", "resource.namespace": "resource_namespace",
+               "resource.cluster": "cluster", "resource.uid": "resource_uid"}  # fmt: skip
+    for model, table, columns in ((AlertIn, ALERTS, alert), (FindingIn, FINDINGS, finding)):
+        got = limits(model)
+        for field, column in columns.items():
+            width = table.c[column].type
+            assert isinstance(width, String)
+            assert width.length is not None
+            assert got[field] <= width.length, (model.__name__, field, column)
+        strings = {c.name for c in table.c if isinstance(c.type, String) and c.type.length}
+        assert strings - {"status", "kind"} <= set(columns.values())  # every width mapped
+
+
+def test_a_finding_resource_kind_longer_than_its_column_is_an_item_error(
+    client: TestClient, tokens: Tokens, db: Database
+) -> None:
+    batch = [data.finding_doc(0), data.finding_doc(1, resource={"kind": "K" * 65, "name": "x"})]
+    body = post(client, tokens.ingest, FINDINGS, {"findings": batch}).json()
+    assert (body["inserted"], body["rejected"]) == (1, 1), body
+    assert error_locs(body) == {1: {"resource.kind"}}
+    assert db.findings.count() == 1
 
 
 def test_bad_findings_are_reported_by_index(

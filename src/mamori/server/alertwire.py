@@ -39,13 +39,13 @@ _LEVELS = {name: int(Severity.parse(name)) for name in _NAMES.split()}
 
 
 class _Mitre(msgspec.Struct, forbid_unknown_fields=True):
-    tactic: _Short
+    tactic: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
     technique: Annotated[str, msgspec.Meta(max_length=32)] | None = None
 
 
 class _Resource(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     # omit_defaults: a resource's unset parts are left out, as the store keeps them.
-    kind: _Short
+    kind: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
     namespace: _OptShort = None
     cluster: _OptShort = None

@@ -71,13 +71,13 @@ TimeIn = Annotated[datetime, AfterValidator(_aware)]
 
 @with_config(_FORBID)
 class MitreIn(TypedDict):
-    tactic: ShortStr
+    tactic: Annotated[str, Field(min_length=1, max_length=64)]  # the store's column width
     technique: NotRequired[Annotated[str, Field(max_length=32)] | None]
 
 
 @with_config(_FORBID)
 class ResourceIn(TypedDict):
-    kind: ShortStr
+    kind: Annotated[str, Field(min_length=1, max_length=64)]  # the store's column width
     name: Annotated[str, Field(min_length=1, max_length=512)]
     namespace: NotRequired[OptShort]
     cluster: NotRequired[OptShort]
