@@ -87,8 +87,12 @@ def predicate(op: str, value: Any) -> Pred:
 def set_predicate(op: str, values: list[Any]) -> Pred:
     """``in``/``intersects``/``pmatch`` against converted values."""
     if op == "pmatch":
-        prefixes = tuple(str(v).rstrip("/") for v in values)
-        return lambda v: any(v == p or v.startswith(p + "/") for p in prefixes)
+        # v is one of the paths, or below one: a set lookup and one C-level tuple prefix test
+        # (not a generator over the list, with a concatenation per item, on every open).
+        paths = [str(v).rstrip("/") for v in values]
+        exact = frozenset(paths)
+        below = tuple(p + "/" for p in paths)
+        return lambda v: v in exact or v.startswith(below)
     nets = [v for v in values if isinstance(v, ipaddress.IPv4Network | ipaddress.IPv6Network)]
     if nets:
         plain = frozenset(v for v in values if v not in nets)
