@@ -84,10 +84,6 @@ class SensorProc:
         return {}
 
 
-def loop_seconds(cid: str, n: int) -> float:
-    return loop_us(cid, n) * n / 1e6
-
-
 def count_true(out: Path, cid: str) -> int:
     n = 0
     with open(out) as f:
@@ -106,10 +102,10 @@ def rounds(cid: str, tmp: Path, detector: str, execs: int, n: int, source: str) 
     idle: list[float] = []
     rss = 0.0
     for r in range(n):
-        base.append(loop_seconds(cid, execs) / execs * 1e6)
+        base.append(loop_us(cid, execs))
         sensor = SensorProc(tmp / f"{source}-{detector}{r}.jsonl", detector, source)
         c0 = cpu_s(sensor.proc.pid)
-        on.append(loop_seconds(cid, execs) / execs * 1e6)
+        on.append(loop_us(cid, execs))
         time.sleep(1.0)  # let it finish the backlog: its CPU counts
         cpu.append((cpu_s(sensor.proc.pid) - c0) / execs * 1e6)
         rss = max(rss, rss_mb(sensor.proc.pid))
@@ -138,7 +134,7 @@ def burst(cid: str, tmp: Path, n: int, source: str) -> int:
     sensor = SensorProc(out, "exec-log", source)
     c0 = cpu_s(sensor.proc.pid)
     t = time.perf_counter()
-    loop_seconds(cid, n)
+    loop_us(cid, n)
     took = time.perf_counter() - t
     time.sleep(2)
     used = cpu_s(sensor.proc.pid) - c0
@@ -170,7 +166,7 @@ def main() -> None:
     )
     cid = docker("run", "-d", "--network", "none", image, "sleep", "100000")
     try:
-        loop_seconds(cid, 200)  # warm up
+        loop_us(cid, 200)  # warm up
         missed = 0
         for source in a.source.split(","):
             for detector in a.detectors.split(","):

@@ -101,8 +101,8 @@ def _ingest(
     done = quick(body, max_items) if quick is not None else None
     errors: list[ItemError] = []
     if done is not None:
-        received, accepted = done[0], done[0]
-        inserted = done[1]
+        received, inserted = done
+        accepted = received
     else:
         try:
             result = ingest_batch(body, key, model, max_items, fast)
