@@ -57,7 +57,11 @@ def _events(n: int, words: list[str], seed: int = 3) -> list[Event]:
     def word() -> str:
         return rnd.choice(words) if rnd.random() < 0.6 else rnd.choice(("node", "x", "", "java"))
 
-    paths = [w for w in words if w.startswith("/")] + ["/tmp/a", "/etc/", "/", "/root/.ssh/k"]
+    listed = [w for w in words if w.startswith("/")]
+    # Around each listed path too (below it, extending it, one short of it): the prefix index
+    # sorts paths by the longest listed prefix they start with.
+    near = [v for w in listed for v in (w + "/x", w + "x", w[:-1]) if v]
+    paths = listed + near + ["/tmp/a", "/etc/", "/", "/root/.ssh/k"]
     types = ["execve", "open", "openat", "openat2", "connect", "accept", "setuid", "ptrace",
              "unlinkat", "renameat2", "symlink", "mkdir", "sendto", "bind", "dup2",
              "memfd_create"]  # fmt: skip

@@ -25,12 +25,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from mamori.core.events import Event
-from mamori.rules import ast
+from mamori.rules import ast, prefix
 from mamori.rules.checks import convert
 from mamori.rules.errors import CompileError
 from mamori.rules.fields import FieldType, Multi
 from mamori.rules.fold import fold_with
 from mamori.rules.operands import compile_operand
+from mamori.rules.prefix import PrefixKey
 
 _EQ_OPS = frozenset(("=", "=="))
 _IN_OPS = frozenset(("in", "intersects"))
@@ -203,7 +204,7 @@ def _key(source: str, ref: ast.FieldRef) -> tuple[Key, set[int]] | None:
 
 @dataclass(slots=True)
 class Plan:
-    key: Key
+    key: Key | PrefixKey
     groups: list[tuple[frozenset[Hashable], list[int]]]  # named values -> rules that can match
     other: list[int]  # rules that can match an unnamed value
     cost: float
@@ -230,7 +231,29 @@ def plan(source: str, rules: Rules) -> Plan | None:
         if best is None or cost < best.cost:
             groups = [(frozenset(vals), list(sub)) for sub, vals in by_subset.items()]
             best = Plan(key, groups, other, cost)
+    by_prefix = prefix_plan(trees)
+    if by_prefix is not None and (best is None or by_prefix.cost < best.cost):
+        return by_prefix
     return best
+
+
+def prefix_plan(trees: Sequence[ast.Expr | bool]) -> Plan | None:
+    """The split on the path's longest listed prefix (see ``prefix``), if it leaves out a rule.
+    Every class has its own entry, so no event reaches ``other``."""
+    names = prefix.listed(trees)
+    if not names:
+        return None
+    key = PrefixKey(names)
+    sets = [prefix.can_be(t) for t in trees]
+    by_subset: dict[tuple[int, ...], set[Hashable]] = {}
+    for cls in key.classes():
+        subset = tuple(i for i, s in enumerate(sets) if s.admits(cls))
+        by_subset.setdefault(subset, set()).add(cls)
+    cost = float(max(len(sub) for sub, vals in by_subset.items() if vals != {None}))
+    if cost >= len(trees):
+        return None
+    groups = [(frozenset(vals), list(sub)) for sub, vals in by_subset.items()]
+    return Plan(key, groups, [], cost)
 
 
 def build(
