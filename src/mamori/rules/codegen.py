@@ -204,14 +204,25 @@ class BucketBuilder(_Builder):
 
 
 def shared_subtrees(trees: Sequence[ast.Expr]) -> set[ast.Expr]:
-    """Sub-conditions worth memoising: compound ones, and costly checks, seen twice or more."""
+    """Sub-conditions worth memoising: compound ones, and costly checks, met twice or more.
+
+    Met in evaluation order: a sub-condition met again is read from its memo, so what lies
+    inside it is not met again (and needs no memo of its own unless it occurs elsewhere too).
+    """
     seen: Counter[ast.Expr] = Counter()
-    for tree in trees:
-        for node in ast.walk(tree):
-            if isinstance(node, ast.And | ast.Or | ast.Not) or (
-                isinstance(node, ast.BinaryCheck) and _costly(node)
-            ):
-                seen[node] += 1
+    stack: list[ast.Expr] = list(reversed(trees))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.And | ast.Or | ast.Not) or (
+            isinstance(node, ast.BinaryCheck) and _costly(node)
+        ):
+            seen[node] += 1
+            if seen[node] > 1:
+                continue
+        if isinstance(node, ast.And | ast.Or):
+            stack.extend(reversed(node.children))
+        elif isinstance(node, ast.Not):
+            stack.append(node.child)
     return {n for n, count in seen.items() if count > 1}
 
 

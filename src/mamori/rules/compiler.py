@@ -24,6 +24,7 @@ from mamori.rules.parser import LIST_OPS
 Condition = Callable[[Event], bool]
 _CODEGEN_MAX_DEPTH = 60
 _INLINE_METHODS = {"startswith": "startswith", "endswith": "endswith"}
+_INLINE_CONTAINS = 12  # up to this many, ``a in v or b in v ...`` beats one regex search
 
 
 def compile_condition(expr: ast.Expr, source: str) -> Condition:
@@ -102,8 +103,10 @@ class _Builder:
         if isinstance(node, ast.UnaryCheck):
             return f"({f} is not None)"
         op, right = node.op, node.right
-        if node.modifier or left.type in (FieldType.IPNET, FieldType.IPADDR):
+        if left.type in (FieldType.IPNET, FieldType.IPADDR):
             return None
+        if node.modifier:
+            return self._inline_anyof(node, left, f)
         if isinstance(right, ast.Literal) and op in ("=", "==", "!=", "contains", *_INLINE_METHODS):
             check_op(op, left.type, node)
             c = self.bind(convert(right.text, left.type, right), "c")
@@ -117,6 +120,23 @@ class _Builder:
         if isinstance(right, ast.ListLiteral) and op in ("in", "intersects"):
             s = self.bind(frozenset(convert(i, left.type, right) for i in right.items), "s")
             return f"({f} in {s})"
+        return None
+
+    def _inline_anyof(self, node: ast.BinaryCheck, left: Operand, f: str) -> str | None:
+        """``startswith/endswith anyof`` as one tuple test, a short ``contains anyof`` as
+        ``in`` tests behind one ``<NA>`` test (a long one stays a regex search)."""
+        right = node.right
+        if node.modifier != "anyof" or left.type is not FieldType.STRING:
+            return None
+        if not isinstance(right, ast.ListLiteral) or not right.items:
+            return None
+        check_op(node.op, left.type, node)
+        if node.op in _INLINE_METHODS:
+            t = self.bind(tuple(right.items), "c")
+            return f"((v := {f}) is not None and v.{_INLINE_METHODS[node.op]}({t}))"
+        if node.op == "contains" and len(right.items) <= _INLINE_CONTAINS:
+            tests = " or ".join(f"{self.bind(i, 'c')} in v" for i in right.items)
+            return f"((v := {f}) is not None and ({tests}))"
         return None
 
     # -- checks as functions of the extracted value -----------------------------------------------

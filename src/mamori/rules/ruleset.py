@@ -13,6 +13,7 @@ from mamori.rules.codegen import ERRORS, BucketFn, compile_bucket
 from mamori.rules.compiler import Condition
 from mamori.rules.evttypes import EvtTypes
 from mamori.rules.fold import fold
+from mamori.rules.merge import merge
 from mamori.rules.output import OutputFormat
 
 
@@ -71,8 +72,12 @@ class Ruleset:
     def specialised(
         self, source: str, evt_type: str | None
     ) -> tuple[tuple[CompiledRule, ast.Expr | bool], ...]:
-        """The bucket's rules with conditions folded for this event type."""
-        return tuple((r, fold(r.expr, source, evt_type)) for r in self.candidates(source, evt_type))
+        """The bucket's rules with conditions folded for this event type, sibling checks on one
+        field merged (``merge``)."""
+        return tuple(
+            (r, merge(fold(r.expr, source, evt_type), source))
+            for r in self.candidates(source, evt_type)
+        )
 
     def bucket(self, source: str, evt_type: str | None) -> BucketFn:
         """The generated function evaluating the bucket's rules (built at first use)."""
