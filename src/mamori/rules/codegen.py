@@ -24,12 +24,13 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from mamori.core.events import Event
+from mamori.core.events import Event, EventKind
 from mamori.rules import ast
 from mamori.rules.compiler import _CODEGEN_MAX_DEPTH, _Builder, _depth, compile_condition
 from mamori.rules.errors import CompileError
 from mamori.rules.fields import evt as _evt
 from mamori.rules.fields import fd as _fd
+from mamori.rules.fields import proc as _procf
 from mamori.rules.operands import Operand
 
 # Evaluation errors caught per rule (bad event data); anything else is a bug and propagates.
@@ -48,6 +49,29 @@ def _proc(attr: str) -> str:
 
 def _cont(attr: str) -> str:
     return f"(None if (c := e.container) is None else c.{attr})"
+
+
+def _ip(attr: str) -> str:
+    return f"(None if (n := e.network) is None or n.protocol == 'unix' else n.{attr})"
+
+
+_EXE_FLAGS = ("upper_layer", "lower_layer", "from_memfd", "writable")
+
+
+def _exe_flag(flag: str) -> str:
+    ppm = f"PPM_EXE_{flag.upper()}"
+    return (
+        "(None if (p := e.process) is None else (False if not (x := p.exe_flags) else "
+        f"(True if x.get('{flag}') or x.get('{ppm}') else False)))"
+    )
+
+
+def _aname(n: int) -> str:
+    # the n-th ancestor: from the recorded names when they reach that far, else the walk
+    return (
+        "(None if (p := e.process) is None else "
+        f"(p.anames[{n - 1}] if _len(p.anames) >= {n} else _ANAME[{n}](e)))"
+    )
 
 
 # Hot fields as expressions over ``e`` (no call), equal to their extractors by construction and
@@ -101,7 +125,24 @@ INLINE = {
     "fd.filename": "(None if (f := e.file) is None or f.directory else f.path.rpartition('/')[2])",
     "fd.typechar": "(_typechar(e) if (f := e.file) is None else ('d' if f.directory else 'f'))",
     "fd.num": "(_fd_num(e) if (f := e.file) is None or (x := f.fd) is None else x)",
+    "fd.sip": _ip("dst_ip"),
+    "fd.snet": _ip("dst_ip"),
+    "fd.cip": _ip("src_ip"),
+    "fd.cnet": _ip("src_ip"),
+    "fd.sport": _ip("dst_port"),
+    "fd.cport": _ip("src_port"),
+    "fd.sip.name": _ip("dst_name"),
+    "fd.cip.name": _ip("src_name"),
+    "fd.l4proto": "(None if (n := e.network) is None or (x := n.protocol) not in _L4 else x)",
+    "fd.sockfamily": "(None if (n := e.network) is None else "
+    "('unix' if n.protocol == 'unix' else 'ip'))",
+    **{f"proc.is_exe_{flag}": _exe_flag(flag) for flag in _EXE_FLAGS},
+    **{f"proc.aname[{n}]": _aname(n) for n in range(2, 10)},
+    "evt.arg.flags": "(x if (x := e.args.get('flags')) is not None else "
+    "(_exe_flags_text(e) if e.kind is _EXEC else "
+    "('|'.join(x) if (f := e.file) is not None and (x := f.flags) else None)))",
 }
+INLINE["evt.arg[flags]"] = INLINE["evt.arg.flags"]
 INLINE_NS: dict[str, Any] = {
     "_rawres": _evt.rawres,
     "_OPEN": _evt._OPEN_TYPES,
@@ -109,6 +150,11 @@ INLINE_NS: dict[str, Any] = {
     "_dirname": _fd.dirname,
     "_typechar": _fd._typechar,
     "_fd_num": _fd._fd_num,
+    "_L4": frozenset(("tcp", "udp", "icmp", "raw")),
+    "_ANAME": tuple(_procf._aname_at(n) for n in range(10)),
+    "_len": len,
+    "_exe_flags_text": _evt.exe_flags_text,
+    "_EXEC": EventKind.PROCESS_EXEC,
 }
 
 
