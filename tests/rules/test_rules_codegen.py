@@ -25,9 +25,9 @@ from mamori.core.events import (
 from mamori.rules import ast
 from mamori.rules.codegen import INLINE, INLINE_NS
 from mamori.rules.engine import LoadResult, load_ruleset, load_ruleset_texts
+from mamori.rules.interp import evaluate
 from mamori.rules.operands import compile_operand
 from mamori.rules.parser import parse
-from mamori.rules.interp import evaluate
 from mamori.rules.ruleset import RuleMatching
 
 RULES_DIR = (

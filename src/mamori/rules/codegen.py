@@ -30,7 +30,6 @@ from mamori.rules.compiler import _CODEGEN_MAX_DEPTH, _Builder, _depth, compile_
 from mamori.rules.errors import CompileError
 from mamori.rules.fields import evt as _evt
 from mamori.rules.fields import fd as _fd
-from mamori.rules.fields import proc as _procf
 from mamori.rules.operands import Operand
 
 # Evaluation errors caught per rule (bad event data); anything else is a bug and propagates.
@@ -55,6 +54,15 @@ def _ip(attr: str) -> str:
     return f"(None if (n := e.network) is None or n.protocol == 'unix' else n.{attr})"
 
 
+def _pair(client: str, server: str) -> str:
+    # both ends that are known, client first (fd.ip, fd.net, fd.port)
+    return (
+        "(None if (n := e.network) is None or n.protocol == 'unix' else "
+        f"((() if (y := n.{server}) is None else (y,)) if (x := n.{client}) is None else "
+        f"((x,) if (y := n.{server}) is None else (x, y))))"
+    )
+
+
 _EXE_FLAGS = ("upper_layer", "lower_layer", "from_memfd", "writable")
 
 
@@ -67,17 +75,23 @@ def _exe_flag(flag: str) -> str:
 
 
 def _aname(n: int) -> str:
-    # the n-th ancestor: from the recorded names when they reach that far, else the walk
+    # The n-th ancestor: from the recorded names when they reach that far, else up the parent
+    # records (the walk unrolled: no call).
+    walk = " and ".join(["(x := p.parent) is not None"] + ["(x := x.parent) is not None"] * (n - 1))
     return (
         "(None if (p := e.process) is None else "
-        f"(p.anames[{n - 1}] if _len(p.anames) >= {n} else _ANAME[{n}](e)))"
+        f"(p.anames[{n - 1}] if _len(p.anames) >= {n} else (x.name if {walk} else None)))"
     )
 
 
+def _parent(value: str) -> str:
+    return f"(None if (p := e.process) is None or (x := p.parent) is None else {value})"
+
+
 # Hot fields as expressions over ``e`` (no call), equal to their extractors by construction and
-# by tests/rules/test_rules_codegen.py. ``p``/``c``/``k``/``f``/``x`` are scratch locals, each
-# assigned before it is read inside the same template. The first group is one attribute read:
-# not worth a memo local.
+# by tests/rules/test_rules_codegen.py. ``p``/``c``/``k``/``f``/``n``/``x``/``y`` are scratch
+# locals, each assigned before it is read inside the same template. The first group is one
+# attribute read: not worth a memo local.
 CHEAP = {
     "evt.type": "e.syscall",
     "evt.num": "e.num",
@@ -123,8 +137,13 @@ INLINE = {
     "fd.directory": "(None if (f := e.file) is None else "
     "(f.path if f.directory else _dirname(f.path)))",
     "fd.filename": "(None if (f := e.file) is None or f.directory else f.path.rpartition('/')[2])",
-    "fd.typechar": "(_typechar(e) if (f := e.file) is None else ('d' if f.directory else 'f'))",
+    "fd.typechar": "(('d' if f.directory else 'f') if (f := e.file) is not None else "
+    "(None if (n := e.network) is None else ('u' if n.protocol == 'unix' else "
+    "(None if (x := n.dst_ip or n.src_ip) is None else ('6' if ':' in x else '4')))))",
     "fd.num": "(_fd_num(e) if (f := e.file) is None or (x := f.fd) is None else x)",
+    "fd.ip": _pair("src_ip", "dst_ip"),
+    "fd.net": _pair("src_ip", "dst_ip"),
+    "fd.port": _pair("src_port", "dst_port"),
     "fd.sip": _ip("dst_ip"),
     "fd.snet": _ip("dst_ip"),
     "fd.cip": _ip("src_ip"),
@@ -138,6 +157,9 @@ INLINE = {
     "('unix' if n.protocol == 'unix' else 'ip'))",
     **{f"proc.is_exe_{flag}": _exe_flag(flag) for flag in _EXE_FLAGS},
     **{f"proc.aname[{n}]": _aname(n) for n in range(2, 10)},
+    "proc.pexe": _parent("(x.name if (y := x.exe) is None else y)"),
+    "proc.pcmdline": _parent("x.cmdline"),
+    "proc.env": "(None if (p := e.process) is None else (' '.join(x) if (x := p.env) else None))",
     "evt.arg.flags": "(x if (x := e.args.get('flags')) is not None else "
     "(_exe_flags_text(e) if e.kind is _EXEC else "
     "('|'.join(x) if (f := e.file) is not None and (x := f.flags) else None)))",
@@ -148,10 +170,8 @@ INLINE_NS: dict[str, Any] = {
     "_OPEN": _evt._OPEN_TYPES,
     "_net_name": _fd._net_name,
     "_dirname": _fd.dirname,
-    "_typechar": _fd._typechar,
     "_fd_num": _fd._fd_num,
     "_L4": frozenset(("tcp", "udp", "icmp", "raw")),
-    "_ANAME": tuple(_procf._aname_at(n) for n in range(10)),
     "_len": len,
     "_exe_flags_text": _evt.exe_flags_text,
     "_EXEC": EventKind.PROCESS_EXEC,
@@ -208,13 +228,15 @@ class BucketBuilder(_Builder):
         cheap = CHEAP.get(left.text)
         if cheap is not None:
             return cheap
-        local = self.fields.get(left.text)
+        inline = INLINE.get(left.text)
+        key = inline or left.text  # fields read alike (fd.ip, fd.net) share one local
+        local = self.fields.get(key)
         if local is None:
-            local = self.fields[left.text] = f"_v{len(self.fields)}"
+            local = self.fields[key] = f"_v{len(self.fields)}"
             self.ns[f"x{local}"] = left.extract
         if local in self.done:
             return local
-        return self._local(local, INLINE.get(left.text) or f"x{local}(e)")
+        return self._local(local, inline or f"x{local}(e)")
 
     def code(self, node: ast.Expr) -> str:
         if node in self.shared:

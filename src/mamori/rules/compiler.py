@@ -104,7 +104,10 @@ class _Builder:
             return f"({f} is not None)"
         op, right = node.op, node.right
         if left.type in (FieldType.IPNET, FieldType.IPADDR):
-            return None
+            # the address predicate called directly, without the <NA> wrapper around it
+            check_op(op, left.type, node)
+            pred = self.bind(self._static_pred(node, left.type), "t")
+            return f"((v := {f}) is not None and {pred}(v))"
         if node.modifier:
             return self._inline_anyof(node, left, f)
         if isinstance(right, ast.Literal) and op in ("=", "==", "!=", "contains", *_INLINE_METHODS):

@@ -26,7 +26,7 @@ from typing import Any
 
 from mamori.core.events import Event
 from mamori.rules import ast
-from mamori.rules.fields.fd import _name
+from mamori.rules.fields.fd import _net_name
 
 NAME = "fd.name"
 DIRECTORY = "fd.directory"
@@ -202,9 +202,14 @@ class PrefixKey:
     def __init__(self, names: frozenset[str]) -> None:
         self.names = names
         classify = self.classify = Classifier(names)
+        cache, miss = classify.cache, classify
 
         def extract(e: Event) -> str | None:
-            return classify(_name(e))
+            # Classifier.__call__ spelled out: this runs for every open event.
+            f = e.file
+            path = f.path if f is not None else _net_name(e)
+            cls = cache.get(path, miss)
+            return classify(path) if cls is miss else cls  # type: ignore[return-value]
 
         self.extract = extract
 

@@ -6,7 +6,7 @@ import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from mamori.core.events import Event
+from mamori.core.events import Event, EventKind
 from mamori.core.severity import Severity
 from mamori.rules import ast, index
 from mamori.rules.codegen import ERRORS, BucketFn, compile_bucket
@@ -15,6 +15,8 @@ from mamori.rules.evttypes import EvtTypes
 from mamori.rules.fold import fold
 from mamori.rules.merge import merge
 from mamori.rules.output import OutputFormat
+
+_K8S_AUDIT = EventKind.K8S_AUDIT
 
 
 class RuleMatching(enum.StrEnum):
@@ -53,6 +55,8 @@ class Ruleset:
         self.first = rule_matching is RuleMatching.FIRST
         self._buckets: dict[tuple[str, str | None], tuple[CompiledRule, ...]] = {}
         self._fns: dict[tuple[str, str | None], BucketFn] = {}
+        self._syscall_fns: dict[str | None, BucketFn] = {}
+        self._audit_fns: dict[str | None, BucketFn] = {}
         # Built code by content: buckets folded alike (open, openat, openat2) share it.
         self._built: dict[tuple[tuple[int, ast.Expr | bool], ...], BucketFn] = {}
         self.errors = 0  # rule evaluations that raised (bad event data); counted, not raised
@@ -105,8 +109,10 @@ class Ruleset:
         self.errors += 1
 
     def match(self, event: Event) -> list[Match]:
-        fn = self._fns.get((event.source, event.syscall))
+        # Per source, a dict on evt.type: no ``Event.source`` call, no key tuple per event.
+        fns = self._audit_fns if event.kind is _K8S_AUDIT else self._syscall_fns
+        fn = fns.get(event.syscall)
         if fn is None:
-            fn = self.bucket(event.source, event.syscall)
+            fn = fns[event.syscall] = self.bucket(event.source, event.syscall)
         matches: list[Match] = fn(event)
         return matches
