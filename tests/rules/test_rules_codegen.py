@@ -196,3 +196,45 @@ def test_literals_never_become_code() -> None:
     assert run(nasty) == ["r"]
     assert run("a\nb") == ["r"]
     assert run("sh") == []
+
+
+def test_a_key_that_cannot_be_read_sends_the_event_through_every_rule() -> None:
+    rules = """
+- rule: by-name
+  desc: d
+  condition: evt.type = execve and proc.name in (sh, bash)
+  output: o
+  priority: INFO
+- rule: by-user
+  desc: d
+  condition: evt.type = execve and user.name = root
+  output: o
+  priority: INFO
+- rule: by-path
+  desc: d
+  condition: evt.type = openat and fd.name startswith /etc/
+  output: o
+  priority: INFO
+- rule: by-other-path
+  desc: d
+  condition: evt.type = openat and fd.name startswith /usr/
+  output: o
+  priority: INFO
+"""
+    result = load_ruleset_texts([("r.yaml", rules)], RuleMatching.ALL)
+    ruleset = result.ruleset
+    ok = Event(kind=EventKind.PROCESS_EXEC, time_ns=1, syscall="execve",
+               process=ProcessInfo(pid=1, name="sh", user="root"))  # fmt: skip
+    assert [m.rule.name for m in ruleset.match(ok)] == ["by-name", "by-user"]
+    # a name that is not text (unhashable): the dispatcher cannot look it up
+    odd = Event(kind=EventKind.PROCESS_EXEC, time_ns=1, syscall="execve",
+                process=ProcessInfo(pid=1, name=["sh"], user="root"))  # type: ignore[arg-type]  # fmt: skip
+    assert [m.rule.name for m in ruleset.match(odd)] == ["by-user"]
+    path = Event(kind=EventKind.FILE_OPEN, time_ns=1, syscall="openat",
+                 file=FileInfo(path=["/etc/x"]))  # type: ignore[arg-type]  # fmt: skip
+    assert ruleset.match(path) == []
+    assert ruleset.errors == 3  # by-name on the odd name, both path rules on the odd path
+    etc = Event(kind=EventKind.FILE_OPEN, time_ns=1, syscall="openat",
+                file=FileInfo(path="/etc/x"))  # fmt: skip
+    assert [m.rule.name for m in ruleset.match(etc)] == ["by-path"]
+    assert [m.rule.name for m in ruleset.match(ok)] == ["by-name", "by-user"]

@@ -27,6 +27,7 @@ from typing import Any
 from mamori.core.events import Event
 from mamori.rules import ast, prefix
 from mamori.rules.checks import convert
+from mamori.rules.codegen import INLINE, INLINE_NS
 from mamori.rules.errors import CompileError
 from mamori.rules.fields import FieldType, Multi
 from mamori.rules.fold import fold_with
@@ -82,6 +83,9 @@ class Key:
         self.text = op.text
         self.type = op.type
         self.extract = op.extract
+        # The key read inline in the dispatcher when codegen has a template for it.
+        self.code: str | None = INLINE.get(op.text)
+        self.namespace: dict[str, Any] = INLINE_NS if self.code is not None else {}
         self._cache: dict[ast.Expr, frozenset[Hashable] | None] = {}
 
     def operand_of(self, node: ast.Expr) -> bool:
@@ -287,25 +291,29 @@ def build(
         stub = _lazy(sub(indices, values), table, values)
         for v in values:
             table[v] = stub
+    ns: dict[str, Any] = {"__builtins__": {}, "get": table.get, "_ERR": errors, "xk": key.extract}
+    ns.update(key.namespace)
     make_other = sub(p.other, None)
-    other: Fn | None = None
-    fallback: Fn | None = None
-    extract, get = key.extract, table.get
 
-    def dispatch(e: Event) -> list[Any]:
-        nonlocal other, fallback
-        try:
-            fn = get(extract(e))
-        except errors:  # the key cannot be read: evaluate every rule, errors counted there
-            if fallback is None:
-                fallback = leaf(rules)
-            return fallback(e)
-        if fn is None:
-            if other is None:
-                other = make_other()
-            return other(e)
+    def other(e: Event) -> list[Any]:  # built at first use, then called directly
+        fn = ns["other"] = make_other()
         return fn(e)
 
+    def fallback(e: Event) -> list[Any]:  # the key cannot be read: every rule, errors counted
+        fn = ns["fallback"] = leaf(rules)
+        return fn(e)
+
+    ns["other"], ns["fallback"] = other, fallback
+    text = (
+        "def dispatch(e):\n"
+        "    try:\n"
+        f"        fn = get({key.code or 'xk(e)'}, other)\n"
+        "    except _ERR:\n"
+        "        return fallback(e)\n"
+        "    return fn(e)\n"
+    )
+    exec(compile(text, "<mamori-dispatch>", "exec"), ns)  # noqa: S102 - generated, no user text
+    dispatch: Fn = ns["dispatch"]
     return dispatch
 
 

@@ -212,6 +212,13 @@ class PrefixKey:
             return classify(path) if cls is miss else cls  # type: ignore[return-value]
 
         self.extract = extract
+        # The same, inline in the generated dispatcher.
+        self.code = (
+            "(x if (x := _pcache.get(y := (f.path if (f := e.file) is not None else "
+            "_net_name(e)), _pmiss)) is not _pmiss else _pclassify(y))"
+        )
+        self.namespace = {"_pcache": cache, "_pmiss": miss, "_pclassify": classify,
+                          "_net_name": _net_name}  # fmt: skip
 
     def classes(self) -> list[str | None]:
         return [*sorted(self.names), "", None]

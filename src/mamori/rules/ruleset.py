@@ -59,6 +59,7 @@ class Ruleset:
         self._audit_fns: dict[str | None, BucketFn] = {}
         # Built code by content: buckets folded alike (open, openat, openat2) share it.
         self._built: dict[tuple[tuple[int, ast.Expr | bool], ...], BucketFn] = {}
+        self._leaves: dict[tuple[tuple[int, ast.Expr | bool], ...], BucketFn] = {}
         self.errors = 0  # rule evaluations that raised (bad event data); counted, not raised
 
     def candidates(self, source: str, evt_type: str | None) -> tuple[CompiledRule, ...]:
@@ -97,12 +98,14 @@ class Ruleset:
         return fn
 
     def _leaf(self, rules: Sequence[tuple[CompiledRule, ast.Expr | bool]]) -> BucketFn:
+        # Its own cache: ``_built`` maps the same rules to their dispatcher, and the
+        # dispatcher's fallback (a key it cannot read) must be the plain code, not itself.
         sig = tuple((r.index, t) for r, t in rules)
-        fn = self._built.get(sig)
+        fn = self._leaves.get(sig)
         if fn is None:
             source = rules[0][0].source if rules else "syscall"
             fn = compile_bucket(rules, source, self.first, Match, self._count_error)
-            self._built[sig] = fn
+            self._leaves[sig] = fn
         return fn
 
     def _count_error(self) -> None:
