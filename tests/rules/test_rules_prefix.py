@@ -104,6 +104,8 @@ def test_the_open_bucket_is_split_on_the_path() -> None:
     assert chosen is not None
     assert isinstance(chosen.key, PrefixKey)
     by_class = {cls: {pairs[i][0].name for i in idx} for vals, idx in chosen.groups for cls in vals}
+    assert "" not in by_class  # unlisted paths take the "other" route
+    by_class[""] = {pairs[i][0].name for i in chosen.other}
     # a path under no listed prefix leaves only rules that need no prefix
     assert {"contains", "ne", "or-any"} <= by_class[""]
     assert not {"eq", "starts", "dir-eq", "pmatch"} & by_class[""]

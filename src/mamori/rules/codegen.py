@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from mamori.core.events import Event, EventKind
@@ -134,8 +135,8 @@ INLINE = {
     "k8s.pod.name": "(None if (k := e.k8s) is None else k.pod_name)",
     "fd.name": "(f.path if (f := e.file) is not None else _net_name(e))",
     "fd.nameraw": "(None if (f := e.file) is None else f.path)",
-    "fd.directory": "(None if (f := e.file) is None else "
-    "(f.path if f.directory else _dirname(f.path)))",
+    "fd.directory": "(None if (f := e.file) is None else (f.path if f.directory else "
+    "((x := (y := f.path)[: y.rfind('/') + 1]).rstrip('/') or x)))",
     "fd.filename": "(None if (f := e.file) is None or f.directory else f.path.rpartition('/')[2])",
     "fd.typechar": "(('d' if f.directory else 'f') if (f := e.file) is not None else "
     "(None if (n := e.network) is None else ('u' if n.protocol == 'unix' else "
@@ -169,7 +170,6 @@ INLINE_NS: dict[str, Any] = {
     "_rawres": _evt.rawres,
     "_OPEN": _evt._OPEN_TYPES,
     "_net_name": _fd._net_name,
-    "_dirname": _fd.dirname,
     "_fd_num": _fd._fd_num,
     "_L4": frozenset(("tcp", "udp", "icmp", "raw")),
     "_len": len,
@@ -305,21 +305,34 @@ def _costly(node: ast.BinaryCheck) -> bool:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Prologue:
+    """Code run first in a bucket function: the index's dispatch, which returns another
+    function's result for events routed elsewhere and falls through for this function's own
+    rules (saving one call on the index's most common route)."""
+
+    lines: tuple[str, ...]
+    ns: dict[str, Any]
+
+
 def compile_bucket(
     rules: Sequence[tuple[Any, ast.Expr | bool]],
     source: str,
     first: bool,
     make_match: Callable[[Any, Event], Any],
     on_error: Callable[[], None],
+    prologue: Prologue | None = None,
 ) -> BucketFn:
     """One function ``f(event) -> [match, ...]`` for ``(rule, folded condition)`` pairs.
 
     ``first``: return at the first match (Falco's default rule matching). The function is the
     static variant; on an exception it defers to the guarded variant (built on first need),
-    which counts the failing rules through ``on_error`` and evaluates the others.
+    which counts the failing rules through ``on_error`` and evaluates the others. A
+    ``prologue`` runs first in the static variant only (the guarded one is reached from inside
+    it, after the dispatch).
     """
     rules = [(r, t) for r, t in rules if t is not False]
-    if not rules:
+    if not rules and prologue is None:
         return _no_match
     trees = [t for _, t in rules if not isinstance(t, bool) and _depth(t) <= _CODEGEN_MAX_DEPTH]
     shared = shared_subtrees(trees)
@@ -331,7 +344,7 @@ def compile_bucket(
             guarded = _generate(rules, source, first, make_match, on_error, shared, None)
         return guarded(e)
 
-    return _generate(rules, source, first, make_match, on_error, shared, slow)
+    return _generate(rules, source, first, make_match, on_error, shared, slow, prologue)
 
 
 def _no_match(e: Event) -> list[Any]:
@@ -346,12 +359,15 @@ def _generate(
     on_error: Callable[[], None],
     shared: set[ast.Expr],
     fallback: BucketFn | None,
+    prologue: Prologue | None = None,
 ) -> BucketFn:
     """The static variant when ``fallback`` is given (one ``try``, deferring to it), else the
     guarded one (one ``try`` per rule)."""
     static = fallback is not None
     builder = BucketBuilder(source, shared, static)
     ns = builder.ns
+    if prologue is not None:
+        ns.update(prologue.ns)
     ns["M"] = make_match
     ns["err"] = on_error
     ns["slow"] = fallback
@@ -373,9 +389,9 @@ def _generate(
         else:
             body += ["    try:", f"        if {cond}:", f"{pad}{hit}",
                      "    except _ERR:", "        err()"]  # fmt: skip
-    if static:
+    if static and body:
         body = ["    try:", *body, "    except _ERR:", "        return slow(e)"]
-    head = ["def bucket(e):"]
+    head = ["def bucket(e):", *(prologue.lines if prologue is not None else ())]
     tested = sorted(builder.tested)
     if tested:
         head.append("    " + " = ".join(tested) + " = _U")

@@ -24,6 +24,7 @@ from mamori.rules.parser import LIST_OPS
 Condition = Callable[[Event], bool]
 _CODEGEN_MAX_DEPTH = 60
 _INLINE_METHODS = {"startswith": "startswith", "endswith": "endswith"}
+_ORDER_OPS = frozenset(("<", "<=", ">", ">="))
 _INLINE_CONTAINS = 12  # up to this many, ``a in v or b in v ...`` beats one regex search
 
 
@@ -110,6 +111,10 @@ class _Builder:
             return f"((v := {f}) is not None and {pred}(v))"
         if node.modifier:
             return self._inline_anyof(node, left, f)
+        if isinstance(right, ast.Literal) and op in _ORDER_OPS:
+            check_op(op, left.type, node)
+            c = self.bind(convert(right.text, left.type, right), "c")
+            return f"((v := {f}) is not None and v {op} {c})"
         if isinstance(right, ast.Literal) and op in ("=", "==", "!=", "contains", *_INLINE_METHODS):
             check_op(op, left.type, node)
             c = self.bind(convert(right.text, left.type, right), "c")

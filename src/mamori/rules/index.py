@@ -27,7 +27,7 @@ from typing import Any
 from mamori.core.events import Event
 from mamori.rules import ast, prefix
 from mamori.rules.checks import convert
-from mamori.rules.codegen import INLINE, INLINE_NS
+from mamori.rules.codegen import INLINE, INLINE_NS, Prologue
 from mamori.rules.errors import CompileError
 from mamori.rules.fields import FieldType, Multi
 from mamori.rules.fold import fold_with
@@ -38,7 +38,6 @@ _EQ_OPS = frozenset(("=", "=="))
 _IN_OPS = frozenset(("in", "intersects"))
 _KEY_TYPES = frozenset((FieldType.STRING, FieldType.INT, FieldType.BOOL))
 _KEY_OPS = _EQ_OPS | _IN_OPS | {"!="}
-MAX_DEPTH = 1
 
 Rules = Sequence[tuple[Any, ast.Expr | bool]]
 Fn = Callable[[Event], list[Any]]
@@ -243,7 +242,7 @@ def plan(source: str, rules: Rules) -> Plan | None:
 
 def prefix_plan(trees: Sequence[ast.Expr | bool]) -> Plan | None:
     """The split on the path's longest listed prefix (see ``prefix``), if it leaves out a rule.
-    Every class has its own entry, so no event reaches ``other``."""
+    ``other`` holds the rules for the unlisted paths (class "")."""
     names = prefix.listed(trees)
     if not names:
         return None
@@ -256,65 +255,65 @@ def prefix_plan(trees: Sequence[ast.Expr | bool]) -> Plan | None:
     cost = float(max(len(sub) for sub, vals in by_subset.items() if vals != {None}))
     if cost >= len(trees):
         return None
-    groups = [(frozenset(vals), list(sub)) for sub, vals in by_subset.items()]
-    return Plan(key, groups, [], cost)
+    other: list[int] = []
+    groups: list[tuple[frozenset[Hashable], list[int]]] = []
+    for sub, vals in by_subset.items():
+        if "" in vals:  # unlisted paths: the route the dispatch falls through to
+            other = list(sub)
+            vals.discard("")
+        if vals:
+            groups.append((frozenset(vals), list(sub)))
+    return Plan(key, groups, other, cost)
 
 
 def build(
     source: str,
     rules: Rules,
-    leaf: Callable[[Rules], Fn],
+    leaf: Callable[[Rules, Prologue | None], Fn],
     errors: tuple[type[Exception], ...],
-    depth: int = MAX_DEPTH,
 ) -> Fn:
-    """A function evaluating ``rules``: a dispatcher on the best key, or ``leaf(rules)``."""
+    """A function evaluating ``rules``: ``leaf(rules)``, or, when a key leaves rules out, the
+    code of the key's most common route (values no check names; for paths, the class of
+    unlisted paths) with the dispatch to the other routes as its prologue."""
     rules = [(r, t) for r, t in rules if t is not False]
-    p = plan(source, rules) if depth > 0 and len(rules) > 1 else None
+    p = plan(source, rules) if len(rules) > 1 else None
     if p is None:
-        return leaf(rules)
+        return leaf(rules, None)
     key = p.key
 
-    def sub(indices: list[int], values: frozenset[Hashable] | None) -> Callable[[], Fn]:
-        def make() -> Fn:
-            part = [
-                (rules[i][0], fold_with(t, lambda n: key.decide(n, values)))
-                if not isinstance(t := rules[i][1], bool)
-                else rules[i]
-                for i in indices
-            ]
-            return build(source, part, leaf, errors, depth - 1)
+    def part(indices: list[int], values: frozenset[Hashable] | None) -> Rules:
+        return [
+            (rules[i][0], fold_with(t, lambda n: key.decide(n, values)))
+            if not isinstance(t := rules[i][1], bool)
+            else rules[i]
+            for i in indices
+        ]
 
-        return make
+    def route(indices: list[int], values: frozenset[Hashable]) -> Callable[[], Fn]:
+        return lambda: leaf(part(indices, values), None)
 
     table: dict[Hashable, Fn] = {}
     for values, indices in p.groups:
-        stub = _lazy(sub(indices, values), table, values)
+        stub = _lazy(route(indices, values), table, values)
         for v in values:
             table[v] = stub
-    ns: dict[str, Any] = {"__builtins__": {}, "get": table.get, "_ERR": errors, "xk": key.extract}
+    ns: dict[str, Any] = {"_get": table.get, "_ERR": errors, "_xk": key.extract}
     ns.update(key.namespace)
-    make_other = sub(p.other, None)
-
-    def other(e: Event) -> list[Any]:  # built at first use, then called directly
-        fn = ns["other"] = make_other()
-        return fn(e)
 
     def fallback(e: Event) -> list[Any]:  # the key cannot be read: every rule, errors counted
-        fn = ns["fallback"] = leaf(rules)
+        fn = ns["_fallback"] = leaf(rules, None)
         return fn(e)
 
-    ns["other"], ns["fallback"] = other, fallback
-    text = (
-        "def dispatch(e):\n"
-        "    try:\n"
-        f"        fn = get({key.code or 'xk(e)'}, other)\n"
-        "    except _ERR:\n"
-        "        return fallback(e)\n"
-        "    return fn(e)\n"
+    ns["_fallback"] = fallback
+    lines = (
+        "    try:",
+        f"        fn = _get({key.code or '_xk(e)'})",
+        "    except _ERR:",
+        "        return _fallback(e)",
+        "    if fn is not None:",
+        "        return fn(e)",
     )
-    exec(compile(text, "<mamori-dispatch>", "exec"), ns)  # noqa: S102 - generated, no user text
-    dispatch: Fn = ns["dispatch"]
-    return dispatch
+    return leaf(part(p.other, None), Prologue(lines, ns))
 
 
 def _lazy(make: Callable[[], Fn], table: dict[Hashable, Fn], values: frozenset[Hashable]) -> Fn:

@@ -224,7 +224,7 @@ class PrefixKey:
         return [*sorted(self.names), "", None]
 
     def decide(self, node: ast.Expr, values: frozenset[Any] | None) -> bool | None:
-        if values is None:
-            return None
+        if values is None:  # the index's "other" route: unlisted paths
+            return decide(node, "", self.names)
         results = {decide(node, cls, self.names) for cls in values}
         return results.pop() if len(results) == 1 else None

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from mamori.core.events import Event, EventKind
 from mamori.core.severity import Severity
 from mamori.rules import ast, index
-from mamori.rules.codegen import ERRORS, BucketFn, compile_bucket
+from mamori.rules.codegen import ERRORS, BucketFn, Prologue, compile_bucket
 from mamori.rules.compiler import Condition
 from mamori.rules.evttypes import EvtTypes
 from mamori.rules.fold import fold
@@ -97,13 +97,17 @@ class Ruleset:
             self._fns[key] = fn
         return fn
 
-    def _leaf(self, rules: Sequence[tuple[CompiledRule, ast.Expr | bool]]) -> BucketFn:
-        # Its own cache: ``_built`` maps the same rules to their dispatcher, and the
-        # dispatcher's fallback (a key it cannot read) must be the plain code, not itself.
+    def _leaf(
+        self, rules: Sequence[tuple[CompiledRule, ast.Expr | bool]], prologue: Prologue | None
+    ) -> BucketFn:
+        source = rules[0][0].source if rules else "syscall"
+        if prologue is not None:  # one of a kind: the index's dispatch in front
+            return compile_bucket(rules, source, self.first, Match, self._count_error, prologue)
+        # Its own cache: ``_built`` maps the same rules to their dispatching function, and the
+        # dispatch's fallback (a key it cannot read) must be the plain code, not itself.
         sig = tuple((r.index, t) for r, t in rules)
         fn = self._leaves.get(sig)
         if fn is None:
-            source = rules[0][0].source if rules else "syscall"
             fn = compile_bucket(rules, source, self.first, Match, self._count_error)
             self._leaves[sig] = fn
         return fn
