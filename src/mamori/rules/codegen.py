@@ -20,6 +20,7 @@ namespace, never spliced into the source text.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -347,6 +348,20 @@ def compile_bucket(
     return _generate(rules, source, first, make_match, on_error, shared, slow, prologue)
 
 
+_LOCAL = re.compile(r"\b_[vm]\d+\b")
+
+
+def _drop_unread(text: str, tested: set[str]) -> str:
+    """Locals stored but never read again (a field or sub-condition used once in the bucket)
+    lose their store: ``(_v7 := x)`` becomes ``(x)``. Fewer stores, and fewer locals for the
+    frame to clear on return."""
+    uses = Counter(_LOCAL.findall(text))
+    for name, count in uses.items():
+        if count == 1 and name not in tested:
+            text = text.replace(f"({name} := ", "(", 1)
+    return text
+
+
 def _no_match(e: Event) -> list[Any]:
     return []
 
@@ -398,6 +413,7 @@ def _generate(
     if not first:
         head.append("    hits = []")
     text = "\n".join([*head, *body, "    return []" if first else "    return hits"])
+    text = _drop_unread(text, builder.tested)
     exec(compile(text, "<mamori-bucket>", "exec"), ns)  # noqa: S102 - generated, no user text
     fn: BucketFn = ns["bucket"]
     return fn
