@@ -238,3 +238,45 @@ def test_a_key_that_cannot_be_read_sends_the_event_through_every_rule() -> None:
                 file=FileInfo(path="/etc/x"))  # fmt: skip
     assert [m.rule.name for m in ruleset.match(etc)] == ["by-path"]
     assert [m.rule.name for m in ruleset.match(ok)] == ["by-name", "by-user"]
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        "proc.aname = sh",
+        "proc.aname != sh",
+        "proc.aname in (sh, bash)",
+        "fd.ip = 10.0.0.1",
+        "fd.ip != 0.0.0.0",
+        "fd.port in (22, 443)",
+        "fd.port != 22",
+        "fd.net != 127.0.0.0/8",
+    ],
+)
+def test_checks_on_candidate_fields_agree_with_the_reference(condition: str) -> None:
+    """Fields holding several candidates (ancestors; client and server) are checked inline
+    as tuple and set operations: true if the check holds for one candidate."""
+    text = (
+        f"- rule: r\n  desc: d\n  condition: evt.type in (execve, connect) and {condition}\n"
+        "  output: o\n  priority: INFO\n"
+    )
+    ruleset = load_ruleset_texts([("c.yaml", text)], RuleMatching.ALL).ruleset
+    events = []
+    for anames in ((), ("sh",), ("sh", "sh"), ("node", "sh"), ("node",)):
+        events.append(Event(kind=EventKind.PROCESS_EXEC, time_ns=1, syscall="execve",
+                            process=ProcessInfo(pid=1, name="x", anames=anames)))  # fmt: skip
+    for src, dst, sport, dport in (
+        ("0.0.0.0", "0.0.0.0", 22, 22),
+        ("10.0.0.1", None, 1, None),
+        (None, None, None, None),
+        ("127.0.0.1", "8.8.8.8", 5, 443),
+    ):
+        net = NetworkInfo("tcp", dst_ip=dst, dst_port=dport, src_ip=src, src_port=sport)
+        events.append(Event(kind=EventKind.NETWORK_CONNECT, time_ns=1, syscall="connect",
+                            network=net))  # fmt: skip
+    outcomes = set()
+    for event in events:
+        expected = evaluate(ruleset.rules[0].expr, event, "syscall")
+        assert bool(ruleset.match(event)) is expected, event
+        outcomes.add(expected)
+    assert outcomes == {True, False}

@@ -55,7 +55,7 @@ def _depth(expr: ast.Expr) -> int:
 class _Builder:
     def __init__(self, source: str) -> None:
         self.source = source
-        self.ns: dict[str, Any] = {"__builtins__": {"bool": bool}}
+        self.ns: dict[str, Any] = {"__builtins__": {"bool": bool, "len": len}}
         self._names: dict[int, str] = {}
 
     def bind(self, value: Any, prefix: str) -> str:
@@ -99,6 +99,8 @@ class _Builder:
 
     def _inline(self, node: ast.UnaryCheck | ast.BinaryCheck, left: Operand, f: str) -> str | None:
         """Code for the common single-valued checks, without a predicate call."""
+        if left.multi is Multi.ANY and isinstance(node, ast.BinaryCheck):
+            return self._inline_any(node, left, f)
         if left.multi is not Multi.SINGLE:
             return None
         if isinstance(node, ast.UnaryCheck):
@@ -128,6 +130,29 @@ class _Builder:
         if isinstance(right, ast.ListLiteral) and op in ("in", "intersects"):
             s = self.bind(frozenset(convert(i, left.type, right) for i in right.items), "s")
             return f"({f} in {s})"
+        return None
+
+    def _inline_any(self, node: ast.BinaryCheck, left: Operand, f: str) -> str | None:
+        """A check on a field holding candidates (fd.ip: client and server), true if it holds
+        for one: as C-level tuple and set operations, for plain values (not networks)."""
+        op, right = node.op, node.right
+        if node.modifier or left.type is FieldType.IPNET:
+            return None
+        if isinstance(right, ast.Literal) and op in ("=", "==", "!="):
+            check_op(op, left.type, node)
+            value = convert(right.text, left.type, right)
+            if not isinstance(value, str | int):
+                return None
+            c = self.bind(value, "c")
+            if op == "!=":  # one candidate differs: fewer than all equal it
+                return f"((v := {f}) is not None and v.count({c}) < len(v))"
+            return f"((v := {f}) is not None and {c} in v)"
+        if isinstance(right, ast.ListLiteral) and op in ("in", "intersects"):
+            check_op(op, left.type, node)
+            values = frozenset(convert(i, left.type, right) for i in right.items)
+            if not all(isinstance(v, str | int) for v in values):
+                return None
+            return f"((v := {f}) is not None and not {self.bind(values, 's')}.isdisjoint(v))"
         return None
 
     def _inline_anyof(self, node: ast.BinaryCheck, left: Operand, f: str) -> str | None:
