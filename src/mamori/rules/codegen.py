@@ -115,7 +115,8 @@ INLINE = {
     "proc.exe": "(None if (p := e.process) is None else (p.name if (x := p.exe) is None else x))",
     "proc.exepath": "(None if (p := e.process) is None else (p.exepath or None))",
     "proc.args": "(None if (p := e.process) is None else ' '.join(p.args))",
-    "proc.cmdline": _proc("cmdline"),
+    "proc.cmdline": "(None if (p := e.process) is None else "
+    "(' '.join((p.name, *x)) if (x := p.args) else p.name))",  # ProcessInfo.cmdline, no call
     "proc.cwd": _proc("cwd"),
     "proc.tty": _proc("tty"),
     "proc.sname": _proc("sname"),
