@@ -280,3 +280,27 @@ def test_checks_on_candidate_fields_agree_with_the_reference(condition: str) -> 
         assert bool(ruleset.match(event)) is expected, event
         outcomes.add(expected)
     assert outcomes == {True, False}
+
+
+def test_prepare_builds_every_route_before_the_first_event(
+    corpus: list[Event], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sensor prepares the event types it emits: no event then waits for code to be built."""
+    import mamori.rules.ruleset as ruleset_module
+
+    ruleset = _load(RuleMatching.ALL).ruleset
+    types = ("execve", "openat", "connect")
+    ruleset.prepare(types)
+
+    def no_build(*args: object, **kwargs: object) -> None:
+        raise AssertionError("code built at match time")
+
+    monkeypatch.setattr(ruleset_module, "compile_bucket", no_build)
+    seen = 0
+    for event in corpus:
+        if event.syscall not in types:
+            continue
+        expected = [r.name for r in ruleset.rules if evaluate(r.expr, event, r.source)]
+        assert [m.rule.name for m in ruleset.match(event)] == expected
+        seen += 1
+    assert seen > 200

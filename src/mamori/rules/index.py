@@ -271,12 +271,14 @@ def build(
     rules: Rules,
     leaf: Callable[[Rules, Prologue | None], Fn],
     errors: tuple[type[Exception], ...],
+    eager: bool = False,
 ) -> Fn:
     """A function evaluating ``rules``: ``leaf(rules)``, or, when a key leaves rules out, the
     code of the key's most common route with the dispatch to the other routes as its prologue
     (one call less for most events). The most common route: values no check names, or, for
     paths, the class of the root when a rule lists it (``fd.directory = /``), as every
-    absolute path starts with it."""
+    absolute path starts with it. Other routes are built at their first event, or now if
+    ``eager``."""
     rules = [(r, t) for r, t in rules if t is not False]
     p = plan(source, rules) if len(rules) > 1 else None
     if p is None:
@@ -300,12 +302,21 @@ def build(
     marker = object()  # the event stays in this function
     table: dict[Hashable, Any] = {}
     for i, (values, indices) in enumerate(p.groups):
-        target = marker if i == here else _lazy(route(indices, values), table, values)
+        if i == here:
+            target: Any = marker
+        elif eager:
+            target = route(indices, values)()
+        else:
+            target = _lazy(route(indices, values), table, values)
         for v in values:
             table[v] = target
     ns: dict[str, Any] = {"_get": table.get, "_ERR": errors, "_xk": key.extract, "_HERE": marker}
     ns.update(key.namespace)
-    ns["_OTHER"] = marker if here < 0 else _lazy_name(route(p.other, None), ns, "_OTHER")
+    if here < 0:
+        ns["_OTHER"] = marker
+    else:
+        other = route(p.other, None)
+        ns["_OTHER"] = other() if eager else _lazy_name(other, ns, "_OTHER")
     ns["_fallback"] = _lazy_name(lambda: leaf(rules, None), ns, "_fallback")
     lines = (
         "    try:",

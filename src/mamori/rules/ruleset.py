@@ -61,6 +61,7 @@ class Ruleset:
         self._built: dict[tuple[tuple[int, ast.Expr | bool], ...], BucketFn] = {}
         self._leaves: dict[tuple[tuple[int, ast.Expr | bool], ...], BucketFn] = {}
         self.errors = 0  # rule evaluations that raised (bad event data); counted, not raised
+        self._eager = False  # build every index route with its bucket (``prepare``)
 
     def candidates(self, source: str, evt_type: str | None) -> tuple[CompiledRule, ...]:
         key = (source, evt_type)
@@ -93,9 +94,25 @@ class Ruleset:
             sig = tuple((r.index, t) for r, t in pairs)
             fn = self._built.get(sig)
             if fn is None:
-                fn = self._built[sig] = index.build(source, pairs, self._leaf, ERRORS)
+                fn = index.build(source, pairs, self._leaf, ERRORS, self._eager)
+                self._built[sig] = fn
             self._fns[key] = fn
         return fn
+
+    def prepare(self, evt_types: Iterable[str], source: str = "syscall") -> None:
+        """Build the code for these event types now, every index route included.
+
+        Code is otherwise built at the first event that needs it, 5-50 ms a bucket or route on
+        the caller's thread; a sensor prepares the types it emits at start, so no event waits
+        for a build while the processes it must read in /proc are still alive.
+        """
+        self._eager = True
+        try:
+            fns = self._audit_fns if source == "k8s_audit" else self._syscall_fns
+            for evt_type in evt_types:
+                fns[evt_type] = self.bucket(source, evt_type)
+        finally:
+            self._eager = False
 
     def _leaf(
         self, rules: Sequence[tuple[CompiledRule, ast.Expr | bool]], prologue: Prologue | None

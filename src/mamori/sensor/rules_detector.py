@@ -21,6 +21,7 @@ from mamori.rules.ruleset import RuleMatching, Ruleset
 from mamori.sensor.enrich import DECISION_ONLY
 
 DEFAULT_RULES = Path(__file__).resolve().parent.parent / "rules_data" / "mamori_rules.yaml"
+SENSOR_EVENT_TYPES = ("execve", "connect", "openat")  # the event types sensor sources emit
 
 
 def load_rules(paths: Sequence[Path], matching: RuleMatching = RuleMatching.FIRST) -> Ruleset:
@@ -55,6 +56,9 @@ class RulesDetector:
     def __init__(self, ruleset: Ruleset) -> None:
         self.ruleset = ruleset
         self.fields = used_fields(ruleset)  # what the sensor must read for these rules
+        # The rules' code for what the sensor emits is built now, not at the first exec or
+        # connect (up to ~100 ms on the pipeline thread while short-lived processes exit).
+        ruleset.prepare(SENSOR_EVENT_TYPES)
 
     def detect(self, event: Event) -> Iterable[Alert]:
         if event.extra.get(DECISION_ONLY):
