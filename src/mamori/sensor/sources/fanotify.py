@@ -379,17 +379,20 @@ class FanotifySource:
                 dd = replace(dd, parent_cmdline=" ".join(split_cmdline(parent or b"")) or None)
             if self.drift is not None and dd is not None:
                 allow = dd.allow
+                # The ignore mark goes on before the answer: the same binary exec'd again
+                # right after the answer would otherwise come as another permission event
+                # (a second verdict for `/bin/true && /bin/true`).
+                if dd.ignore_mark and allow and self.drift.ignore_marks:
+                    if group.ignore_inode(fd):
+                        self.ignore_marks += 1
+                    else:
+                        self.ignore_mark_errors += 1
                 if perm:
                     answered = self._answer(group, fd, allow)
                 if not answered and not allow:  # the watchdog allowed a block meanwhile
                     self.drift.judge.failed_open(dd)
                     dd = replace(dd, action_taken="failed_open")
                 answered = True
-                if dd.ignore_mark and self.drift.ignore_marks:
-                    if group.ignore_inode(fd):
-                        self.ignore_marks += 1
-                    else:
-                        self.ignore_mark_errors += 1
                 dd = self.drift.complete(dd, fd, st, mount)  # hash after answering
                 record = replace(record, drift=dd, exe_flags=self.drift.flags(dd, st))
             elif perm:
