@@ -296,9 +296,8 @@ def build(
     def route(indices: list[int], values: frozenset[Hashable] | None) -> Callable[[], Fn]:
         return lambda: leaf(part(indices, values), None)
 
-    here = next((i for i, (values, _) in enumerate(p.groups) if "/" in values), -1)
-    if not isinstance(key, PrefixKey):
-        here = -1
+    root = (i for i, (values, _) in enumerate(p.groups) if "/" in values)
+    here = next(root, -1) if isinstance(key, PrefixKey) else -1
     marker = object()  # the event stays in this function
     table: dict[Hashable, Any] = {}
     for i, (values, indices) in enumerate(p.groups):

@@ -205,14 +205,11 @@ class PrefixKey:
         cache, miss = classify.cache, classify
 
         def extract(e: Event) -> str | None:
-            # Classifier.__call__ spelled out: this runs for every open event.
             f = e.file
-            path = f.path if f is not None else _net_name(e)
-            cls = cache.get(path, miss)
-            return classify(path) if cls is miss else cls  # type: ignore[return-value]
+            return classify(f.path if f is not None else _net_name(e))
 
         self.extract = extract
-        # The same, inline in the generated dispatcher.
+        # The same, inline in the generated dispatcher (the hot path: every open event).
         self.code = (
             "(x if (x := _pcache.get(y := (f.path if (f := e.file) is not None else "
             "_net_name(e)), _pmiss)) is not _pmiss else _pclassify(y))"
