@@ -2,7 +2,8 @@
 CPU per 1,000 execs, RSS, and a 10,000-exec burst that must lose nothing.
 
     PYTHONPATH=src python bench/sensor.py [--execs 2000] [--rounds 4] [--burst 10000]
-        [--source fanotify,ebpf]   (each source alone; ebpf needs `mamori sensor-build-bpf`)
+        [--source auto,fanotify,ebpf]   (auto: what `mamori sensor` runs, fanotify + the eBPF
+        observer's exec notes; the others alone; ebpf needs `mamori sensor-build-bpf`)
 
 Needs root, dockerd and busybox-static (as the tests). The sensor runs as a subprocess
 (``mamori sensor --output file:...``) so its CPU is its own; the workload is a busybox loop of
@@ -155,7 +156,7 @@ def main() -> None:
     ap.add_argument(
         "--detectors", default="none,rules,exec-log", help="comma-separated --detector values"
     )
-    ap.add_argument("--source", default="fanotify", help="comma-separated: fanotify, ebpf")
+    ap.add_argument("--source", default="auto", help="comma-separated: auto, fanotify, ebpf")
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="mamori-bench-"))
     image = "local/mamori-bench-sensor:1"

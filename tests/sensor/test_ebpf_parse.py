@@ -41,6 +41,7 @@ def test_sizes_match_the_c_layouts() -> None:
     assert int(stated["connect_ev"]) == struct.calcsize(CONNECT_FMT) == 72
     assert int(stated["open_ev"]) == struct.calcsize(OPEN_FMT) == 312
     assert int(stated["hdr"]) == struct.calcsize(ebpf.HDR) == 40
+    assert int(stated["recent_exec"]) == ebpf.RECENT_SIZE == 568
 
 
 def test_parse_exec() -> None:
@@ -238,3 +239,50 @@ def test_build_names_what_is_missing(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 def test_source_is_dual_licensed() -> None:
     assert 'SEC("license") = "Dual BSD/GPL"' in SOURCE
+
+
+def test_parse_recent_exec_note() -> None:
+    """The kernel's note carries what /proc would have said right after the exec, so a record
+    read after the process exited (a gathering detect-mode reader) loses nothing."""
+    argv = b"sh\0-c\0id\0"
+    raw = struct.pack(
+        ebpf.RECENT_FMT,
+        7,
+        5 * 10**9,
+        49,
+        1000,
+        1000,
+        34816,
+        3,
+        len(argv),
+        ebpf.FLAG_LOGINUID,
+        b"sh",
+        argv,
+    )
+    note = ebpf.parse_recent(raw)
+    assert note is not None
+    assert (note.ino, note.ppid, note.uid, note.comm, note.args) == (
+        7,
+        49,
+        1000,
+        "sh",
+        ("sh", "-c", "id"),
+    )
+    assert (note.tty, note.loginuid, note.vpid) == (34816, 1000, 3)
+    assert note.start_ticks == 5 * os.sysconf("SC_CLK_TCK")
+    unset = struct.pack(ebpf.RECENT_FMT, 7, 0, 49, 0, 0xFFFFFFFF, 0, 0, 0, ebpf.FLAG_LOGINUID,
+                        b"true", b"")  # fmt: skip
+    note = ebpf.parse_recent(unset)
+    assert note is not None
+    assert (note.loginuid, note.vpid, note.tty, note.args) == (None, None, 0, ())
+    no_flag = struct.pack(ebpf.RECENT_FMT, 7, 0, 49, 0, 1000, 0, 0, 0, 0, b"true", b"")
+    assert ebpf.parse_recent(no_flag).loginuid is None  # type: ignore[union-attr]
+    assert ebpf.parse_recent(raw[:-1]) is None  # short: not a note
+
+
+def test_submitted_records_force_a_wake_up_after_silent_discards() -> None:
+    """Observer-only mode discards plain exec records without a wake-up; the kernel then
+    wakes the reader only for a record at its position, so later records must force one."""
+    assert "bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP)" in SOURCE
+    assert "bpf_ringbuf_submit(e, 0)" not in SOURCE
+    assert SOURCE.count("bpf_ringbuf_submit(e, submit_flags())") == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -199,3 +200,60 @@ def test_a_script_keeps_the_name_the_kernel_gave_its_interpreter(tmp_path: Path)
     event = enricher.event(ExecRecord(1, 93, "/bin/busybox", "fanotify", snap))
     assert event.process is not None
     assert event.process.name == "run.sh"
+
+
+def test_a_gone_pid_is_not_read_again_at_every_lookup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every exec under a `docker exec` shell walked to the shell's parent (runc, exited) and
+    failed the same /proc read again: a gone pid is remembered for a while, and forgotten when
+    it execs (a reused pid) or the while is over."""
+    import mamori.sensor.proctree as proctree
+
+    write_stat(tmp_path, 40, "sh", 30)  # 30 (runc exec) is gone
+    tree = ProcTree(proc=str(tmp_path))
+    reads: list[str] = []
+    real = proctree.read_file
+    monkeypatch.setattr(proctree, "read_file", lambda p, n=65536: reads.append(p) or real(p, n))
+    assert tree.ancestors(40) == ("sh",)
+    assert tree.ancestors(40) == ("sh",)
+    assert reads.count(f"{tmp_path}/30/stat") == 1
+    write_stat(tmp_path, 30, "containerd-shim", 1)  # the pid reused
+    assert tree.ancestors(40) == ("sh",)  # within the while: still taken as gone
+    monkeypatch.setattr(proctree, "GONE_S", 0.0)
+    assert tree.ancestors(40) == ("sh", "containerd-shim")
+    tree2 = ProcTree(proc=str(tmp_path / "none"))
+    assert tree2.get(31) is None
+    tree2.on_exec(31, "nginx", 1, None)  # an exec names a pid known gone
+    named = tree2.get(31)
+    assert named is not None
+    assert named.name == "nginx"
+
+
+def test_the_kernel_note_completes_a_snapshot_of_a_gone_process(tmp_path: Path) -> None:
+    """A detect-mode reader that gathers events reads /proc after a short-lived exec exited:
+    terminal, loginuid, pid in the container and start time come from the kernel's note, and
+    the pipeline takes the record as it is (no /proc read to wait for)."""
+    from mamori.sensor.bpf.records import RecentExec
+    from mamori.sensor.enrich import Enricher
+    from mamori.sensor.pipeline import Pipeline
+    from mamori.sensor.records import ExecRecord, ProcSnapshot
+    from mamori.sensor.stats import SensorStats
+
+    enricher = Enricher(ProcTree(proc=str(tmp_path)), None, "node", "c")
+    note = RecentExec(7, 49, 0, "sh", ("sh", "-c", "id"), tty=34816, loginuid=1000, vpid=5,
+                      start_ns=3 * 10**9)  # fmt: skip
+    enricher.exec_notes = lambda pid: note if pid == 50 else None
+    states: list[ExecRecord] = []
+    enricher.exec_state = lambda r: states.append(r) or "running"  # type: ignore[method-assign]
+    pipeline = Pipeline([], enricher, [], [], SensorStats())
+    rec = ExecRecord(time.time_ns(), 50, "/bin/busybox", "fanotify", ProcSnapshot(pid=50), ino=7)
+    assert pipeline._ready([rec], final=False) == [rec]
+    assert states == []  # ready on the note alone
+    event = enricher.event(rec)
+    p = event.process
+    assert p is not None
+    assert (p.name, p.args, p.tty, p.loginuid, p.vpid) == ("sh", ("-c", "id"), 34816, 1000, 5)
+    raced = ProcSnapshot(pid=50, ppid=49, comm="runc:[2:INIT]", tty=0, uid=0)
+    rec = ExecRecord(1, 50, "/bin/busybox", "fanotify", raced, ino=7)
+    assert enricher.event(rec).process.tty == 34816  # type: ignore[union-attr]  # note wins

@@ -240,15 +240,11 @@ class Enricher:
             # so neither a process gone before /proc was read nor a multi-call binary (busybox
             # running busybox: the snapshot's exe is the same) can mislead it.
             name, args, after = noted.comm, self._whole_argv(rec, noted, late), True
-            snap = replace(
-                snap,
-                ppid=noted.ppid if noted.ppid else snap.ppid,
-                uid=noted.uid if snap.uid is None else snap.uid,
-            )
+            snap = _with_note(snap, noted)
             self.from_kernel += 1
         else:
             name, args, after = self._from_proc(rec, raced, late)
-        if raced:
+        if raced and (noted is None or noted.tty is None):
             snap = self._settled(rec, snap)
         name = applet_name(name, args, rec.path)
         uid = snap.uid if snap.uid is not None else self._parent_uid(snap.ppid)
@@ -331,6 +327,10 @@ class Enricher:
         self._notes[id(rec)] = noted
         return False
 
+    def has_note(self, rec: ExecRecord) -> bool:
+        """``awaiting_note`` found the kernel's note of this exec: it is complete as it is."""
+        return id(rec) in self._notes
+
     def _noted(self, rec: ExecRecord) -> RecentExec | None:
         if self.exec_notes is None:
             return None
@@ -394,3 +394,19 @@ class Enricher:
             exe_ino_mtime_ns=rec.mtime_ns,
             start_ns=_start_ns(snap.start_ticks),
         )
+
+
+def _with_note(snap: ProcSnapshot, noted: RecentExec) -> ProcSnapshot:
+    """The snapshot completed from the kernel's note, read in the task right after the exec:
+    its terminal wins over a snapshot that raced the exec (the caller's: runc's init takes the
+    container's tty just before it execs); the rest fills what /proc could not give (the
+    process was gone when read)."""
+    return replace(
+        snap,
+        ppid=noted.ppid if noted.ppid else snap.ppid,
+        uid=noted.uid if snap.uid is None else snap.uid,
+        tty=noted.tty if noted.tty is not None else snap.tty,
+        loginuid=noted.loginuid if snap.loginuid is None else snap.loginuid,
+        vpid=noted.vpid if snap.vpid is None else snap.vpid,
+        start_ticks=noted.start_ticks if snap.start_ticks is None else snap.start_ticks,
+    )

@@ -148,13 +148,14 @@ class Pipeline:
         ready: list[ExecRecord] = []
         now = time.time_ns()
         completed, state = self.enricher.completed, self.enricher.exec_state
-        awaiting = self.enricher.awaiting_note
+        awaiting, noted = self.enricher.awaiting_note, self.enricher.has_note
         for r in records:
             if now - r.time_ns > DEFER_NS:
                 ready.append(r)
             elif awaiting(r) and state(r) != "gone":
                 self._deferred.append(r)  # the kernel's note of the exec is not written yet
-            elif completed(r) or state(r) != "running":
+            elif noted(r) or completed(r) or state(r) != "running":
+                # The kernel's note tells what /proc would (no read needed), or /proc did.
                 ready.append(r)
             else:
                 self._deferred.append(r)

@@ -77,7 +77,8 @@ def probe(
 
     Each exec becomes exactly one event: when fanotify runs, the eBPF observer reports only
     what fanotify cannot see (memfd execs; loader execs as drift decisions), plus connects and
-    opens; tracefs runs only when no other source reports execs (decision 0007).
+    opens; tracefs runs only when no other source reports execs
+    (docs/decisions/2026-11-22-sensor-ebpf-observer.md).
     """
     auto = AUTO in requested
     names = list(KNOWN) if auto else list(dict.fromkeys(requested))

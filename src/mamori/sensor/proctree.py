@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -17,6 +18,12 @@ from mamori.sensor.sources.procfs import parse_stat, parse_uid, read_file
 
 MAX_DEPTH = 8
 MAX_NODES = 65536
+# A pid found gone is not read again for this long: every exec under a parent whose own parent
+# has exited (runc's `exec` process, the usual parent of a `docker exec` shell) walked to it and
+# failed the same /proc read again (one wasted open per exec, measured). Bounded so that a pid
+# reused by a process that never execs is named again soon.
+GONE_S = 5.0
+MAX_GONE = 4096
 # Names a process has only between fork and its next exec: runc's init stages always exec the
 # container's entrypoint next. A node caught under such a name is read again when looked up, or
 # every child of the container's init would get "runc:[2:INIT]" as its parent (seen under load).
@@ -50,6 +57,7 @@ class ProcTree:
         self.proc = proc
         self.max_nodes = max_nodes
         self.nodes: dict[int, Node] = {}
+        self._gone: dict[int, float] = {}  # pid -> when its /proc read failed (monotonic)
         self._lock = threading.Lock()
 
     def seed(self, snapshots: Iterable[ProcSnapshot], containers: dict[int, str | None]) -> None:
@@ -74,11 +82,14 @@ class ProcTree:
             return  # an older exec of this pid, processed late: the node has the newer one
         if len(self.nodes) >= self.max_nodes and known is None:
             self._evict()
+        self._gone.pop(pid, None)
         self.nodes[pid] = Node(name, ppid, container_id, None, confirmed, uid, time_ns)
 
     def get(self, pid: int) -> Node | None:
         node = self.nodes.get(pid)
         if _stale(node) and pid > 0:
+            if node is None and pid in self._gone and not self._expired(pid):
+                return None
             data = read_file(f"{self.proc}/{pid}/stat", 4096)
             parsed = parse_stat(data) if data else None
             if parsed is not None:
@@ -92,7 +103,17 @@ class ProcTree:
                 self.nodes[pid] = node
             elif node is not None:
                 node.confirmed = True  # gone: keep the guess, do not retry
+            else:
+                if len(self._gone) >= MAX_GONE:
+                    self._gone.clear()
+                self._gone[pid] = time.monotonic()
         return node
+
+    def _expired(self, pid: int) -> bool:
+        if time.monotonic() - self._gone[pid] < GONE_S:
+            return False
+        del self._gone[pid]
+        return True
 
     def ancestors(self, ppid: int | None, depth: int = MAX_DEPTH) -> tuple[str, ...]:
         """Names of the parent, grandparent ... (Falco's ``proc.aname[1..]``)."""

@@ -33,7 +33,7 @@ from mamori.sensor.sources import procfs
 from mamori.sensor.sources.base import ExecSource, SourceUnavailable
 from mamori.sensor.sources.connect import ConnectSource
 from mamori.sensor.sources.ebpf import EbpfSource
-from mamori.sensor.sources.fanotify import ExecDecider, Mode
+from mamori.sensor.sources.fanotify import GATHER_S, ExecDecider, Mode
 from mamori.sensor.sources.procfs import ALL_PARTS, parts_for
 from mamori.sensor.stats import SensorStats
 
@@ -141,8 +141,11 @@ class Sensor:
         sources: list[ExecSource] = list(self.probe.sources)
         for source in sources:
             if isinstance(source, EbpfSource) and not source.exec_events:
-                # fanotify reports execs; the observer's notes fill in the short-lived ones
+                # fanotify reports execs; the observer's notes fill in the short-lived ones,
+                # so a detect-mode reader may gather events instead of waking for each
                 self.enricher.exec_notes = source.recent_exec
+                if fan is not None and o.mode == "detect":
+                    fan.gather_s = GATHER_S
         if o.connect:
             self._open_connect(sources)
         self.parts = parts_for(self._needed_fields())

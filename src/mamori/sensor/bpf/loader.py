@@ -14,10 +14,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from mamori.sensor.bpf.records import BASE_LEN, PATH_LEN, PROGRAMS, RINGBUF_POLL_MS
+from mamori.sensor.bpf.records import BASE_LEN, PATH_LEN, PROGRAMS, RECENT_SIZE, RINGBUF_POLL_MS
 from mamori.sensor.sources.base import SourceUnavailable
 
-RECENT_SIZE = 552  # struct recent_exec in observer.bpf.c
 _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
 
 
@@ -41,6 +40,7 @@ def _libbpf() -> ctypes.CDLL:
         "bpf_map_delete_elem": (ci, [ci, vp]),
         "ring_buffer__new": (vp, [ci, _CALLBACK, vp, vp]),
         "ring_buffer__poll": (ci, [vp, ci]),
+        "ring_buffer__consume": (ci, [vp]),
         "ring_buffer__free": (None, [vp]),
         "libbpf_num_possible_cpus": (ci, []),
     }
@@ -155,7 +155,10 @@ class BpfObserver:
         """Records that arrived within ``timeout_ms`` (raw bytes)."""
         if self._rb is None:
             return []
-        self.lib.ring_buffer__poll(self._rb, timeout_ms)
+        if self.lib.ring_buffer__poll(self._rb, timeout_ms) == 0 and timeout_ms:
+            # No wake-up came: read anyway, in case a record was written without one (the
+            # program's submit flags should prevent that; this bounds the delay if not).
+            self.lib.ring_buffer__consume(self._rb)
         out, self._pending = self._pending, []
         return out
 

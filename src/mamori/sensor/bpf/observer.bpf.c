@@ -163,18 +163,23 @@ struct {
 	__type(value, __u8);
 } skip_cgroups SEC(".maps");
 
-/* Observer-only mode: each container process's last exec (name, argv, parent, uid, inode),
- * kept in the kernel, not sent. fanotify reports the exec; when the process is gone before
- * /proc could be read (a short-lived command), userspace looks it up here by pid. */
+/* Observer-only mode: each container process's last exec (name, argv, parent, uid, loginuid,
+ * tty, pid in its namespace, start time, inode), kept in the kernel, not sent. fanotify reports
+ * the exec; when the process is gone before /proc could be read (a short-lived command, or a
+ * detect-mode reader that gathers events), userspace looks it up here by pid. */
 struct recent_exec {
 	__u64 ino;
+	__u64 start_ns;
 	__u32 ppid;
 	__u32 uid;
+	__u32 loginuid;
+	__u32 tty;
+	__u32 vpid;
 	__u16 args_len;
-	__u16 pad[3];
+	__u16 flags;	/* FLAG_LOGINUID: loginuid is known */
 	char comm[COMM_LEN];
 	char args[ARGS_LEN];
-}; /* 552 bytes */
+}; /* 568 bytes */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -204,6 +209,14 @@ static __always_inline int exec_all(void)
 	__u32 *v = bpf_map_lookup_elem(&mamori_config, &zero);
 
 	return v && *v;
+}
+
+/* Flags for a submitted record. Observer-only mode discards most exec records without a
+ * wake-up; the reader's position then stays behind them, and the kernel wakes the reader only
+ * for a record at that position: a record submitted after a discard must force it. */
+static __always_inline __u64 submit_flags(void)
+{
+	return exec_all() ? 0 : BPF_RB_FORCE_WAKEUP;
 }
 
 static __always_inline int skipped(void)
@@ -249,8 +262,13 @@ static __always_inline void remember(struct task_struct *task, struct exec_ev *e
 			return;
 	}
 	r->ino = e->ino;
+	r->start_ns = e->start_ns;
 	r->ppid = e->ppid;
 	r->uid = e->h.uid;
+	r->loginuid = e->loginuid;
+	r->tty = e->tty;
+	r->vpid = e->vpid;
+	r->flags = e->flags & FLAG_LOGINUID;
 	__builtin_memcpy(r->comm, e->h.comm, COMM_LEN);
 	start = BPF_CORE_READ(task, mm, arg_start);
 	end = BPF_CORE_READ(task, mm, arg_end);
@@ -337,7 +355,9 @@ int mamori_exec(struct trace_event_raw_sched_process_exec *ctx)
 	if (!exec_all() && !(e->flags & FLAG_MEMFD) &&
 	    !(e->exe_name[0] == 'l' && e->exe_name[1] == 'd' && e->exe_name[2] == '-')) {
 		remember(task, e);
-		bpf_ringbuf_discard(e, 0);
+		/* No wake-up: a discarded record is nothing to read, yet with flags 0 the kernel
+		 * wakes a waiting reader for it as for a submitted one (a wake-up per exec). */
+		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
 		return 0;
 	}
 
@@ -351,7 +371,7 @@ int mamori_exec(struct trace_event_raw_sched_process_exec *ctx)
 	if (len > 0 && bpf_probe_read_user(e->args, len & (ARGS_LEN - 1) ?: ARGS_LEN,
 					   (void *)start) == 0)
 		e->args_len = len;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, submit_flags());
 	return 0;
 }
 
@@ -438,7 +458,7 @@ int mamori_connect_exit(struct trace_event_raw_sys_exit *ctx)
 	e->pad = 0;
 	e->fd = p->fd;
 	__builtin_memcpy(e->addr, p->addr, sizeof(e->addr));
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, submit_flags());
 	bpf_map_delete_elem(&connects, &id);
 	return 0;
 }
@@ -498,7 +518,7 @@ static __always_inline int on_open(int dfd, const char *upath, __u32 flags, __u3
 	e->path_len = n - 1;
 	e->match = match;
 	__builtin_memcpy(e->path, s->path.s, sizeof(e->path));
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, submit_flags());
 	return 0;
 }
 

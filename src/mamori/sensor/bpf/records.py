@@ -236,24 +236,40 @@ def parse_event(data: bytes) -> BpfEvent | None:
     return None
 
 
-RECENT_FMT = "<QIIH6x16s512s"  # struct recent_exec (560 bytes)
+RECENT_FMT = "<QQIIIIIHH16s512s"  # struct recent_exec (568 bytes)
+RECENT_SIZE = struct.calcsize(RECENT_FMT)
 
 
 @dataclass(frozen=True, slots=True)
 class RecentExec:
-    """The kernel's note of a process's last exec (``recent_execs``, observer-only mode)."""
+    """The kernel's note of a process's last exec (``recent_execs``, observer-only mode): what
+    /proc would have said right after the exec, for a record read after the process is gone."""
 
     ino: int
     ppid: int
     uid: int
     comm: str
     args: tuple[str, ...]
+    tty: int | None = None  # /proc's tty_nr (0: none); None: not noted
+    loginuid: int | None = None
+    vpid: int | None = None
+    start_ns: int | None = None  # since boot (task->start_boottime)
+
+    @property
+    def start_ticks(self) -> int | None:
+        """/proc/<pid>/stat's starttime (clock ticks since boot)."""
+        if self.start_ns is None:
+            return None
+        return self.start_ns // (1_000_000_000 // TICKS_PER_S)
 
 
 def parse_recent(data: bytes) -> RecentExec | None:
-    if len(data) < struct.calcsize(RECENT_FMT):
+    if len(data) < RECENT_SIZE:
         return None
-    ino, ppid, uid, alen, comm, av = struct.unpack_from(RECENT_FMT, data)
+    ino, start, ppid, uid, login, tty, vpid, alen, flags, comm, av = struct.unpack_from(
+        RECENT_FMT, data
+    )
     argv = av[: min(alen, len(av))].rstrip(b"\0")
     args = tuple(a.decode(errors="replace") for a in argv.split(b"\0")) if argv else ()
-    return RecentExec(ino, ppid, uid, _cstr(comm), args)
+    loginuid = login if flags & FLAG_LOGINUID and login != 0xFFFFFFFF else None
+    return RecentExec(ino, ppid, uid, _cstr(comm), args, tty, loginuid, vpid or None, start)

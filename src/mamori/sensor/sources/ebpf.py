@@ -89,8 +89,8 @@ class EbpfSource:
     """Exec (optional), connect and open records from the observer.
 
     ``exec_events`` is off when fanotify is the exec source (each exec one event, see
-    docs/decisions/0007-ebpf-exec-dedup.md): then only memfd and loader execs, which fanotify
-    cannot judge, become records. ``drift`` (set by the sensor) judges memfd/loader execs.
+    docs/decisions/2026-11-22-sensor-ebpf-observer.md): then only memfd and loader execs, which
+    fanotify cannot judge, become records. ``drift`` (set by the sensor) judges memfd/loader execs.
     """
 
     name = "ebpf"

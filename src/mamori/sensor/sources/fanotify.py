@@ -61,6 +61,7 @@ RESPONSE = struct.Struct("=iI")
 READ_BYTES = METADATA.size * 512  # bounds event fds open at once (fd exhaustion fails closed)
 
 RECENT_S = 60.0
+GATHER_S = 0.004  # detect mode with exec notes: the reader's pause after each drain
 
 Mode = Literal["detect", "block"]
 
@@ -185,6 +186,7 @@ class FanotifySource:
         # Drift is the only consumer: image execs skip the /proc snapshot (set by the sensor).
         self.lazy_proc = False
         self.proc = proc
+        self.gather_s = 0.0  # set by the sensor: detect mode with the observer's exec notes
         self.parts = ALL_PARTS  # optional /proc reads (the sensor narrows it to the rules' needs)
         self.group: FanotifyGroup | None = None
         self.by_dev: dict[int, _Marked] = {}
@@ -301,6 +303,12 @@ class FanotifySource:
             while not self._closing.is_set():
                 poller.poll()
                 yield from self._drain(group)
+                if self.gather_s:
+                    # Let the next events gather in the queue so that one wake-up takes many:
+                    # a wake-up per exec cost the workload and the sensor more than the events
+                    # themselves. Only where nothing waits for the answer (detect mode) and the
+                    # kernel notes each exec (what /proc no longer shows when read late).
+                    time.sleep(self.gather_s)
             yield from self._drain(group)  # what was queued before close() is still reported
         finally:
             # Closing the group answers FAN_ALLOW for anything still pending (kernel behaviour).

@@ -108,6 +108,10 @@ def read_snapshot(
     # Most valuable first: the process may exit between any two reads.
     cg = read_file(base + "/cgroup", 8192) if cgroup else None  # identity, when asked for
     stat = read_file(base + "/stat", 4096)
+    if stat is None:
+        # Gone (every later read would fail too): a short-lived exec read late, the common
+        # case under load; four failed opens saved.
+        return ProcSnapshot(pid=pid, cgroup=cg.decode(errors="replace") if cg else None)
     # status (the uid) before exe/argv: a later exec refills those, nothing refills the uid.
     status = read_file(base + "/status", 8192) if "status" in parts else None
     exe = _link(base + "/exe")
