@@ -41,7 +41,7 @@ def test_sizes_match_the_c_layouts() -> None:
     assert int(stated["connect_ev"]) == struct.calcsize(CONNECT_FMT) == 72
     assert int(stated["open_ev"]) == struct.calcsize(OPEN_FMT) == 312
     assert int(stated["hdr"]) == struct.calcsize(ebpf.HDR) == 40
-    assert int(stated["recent_exec"]) == ebpf.RECENT_SIZE == 568
+    assert int(stated["recent_exec"]) == ebpf.RECENT_SIZE == 576
 
 
 def test_parse_exec() -> None:
@@ -249,6 +249,7 @@ def test_parse_recent_exec_note() -> None:
         ebpf.RECENT_FMT,
         7,
         5 * 10**9,
+        77,
         49,
         1000,
         1000,
@@ -268,14 +269,20 @@ def test_parse_recent_exec_note() -> None:
         "sh",
         ("sh", "-c", "id"),
     )
-    assert (note.tty, note.loginuid, note.vpid) == (34816, 1000, 3)
+    assert (note.tty, note.loginuid, note.vpid, note.cgroup_id) == (34816, 1000, 3, 77)
     assert note.start_ticks == 5 * os.sysconf("SC_CLK_TCK")
-    unset = struct.pack(ebpf.RECENT_FMT, 7, 0, 49, 0, 0xFFFFFFFF, 0, 0, 0, ebpf.FLAG_LOGINUID,
+    unset = struct.pack(ebpf.RECENT_FMT, 7, 0, 0, 49, 0, 0xFFFFFFFF, 0, 0, 0, ebpf.FLAG_LOGINUID,
                         b"true", b"")  # fmt: skip
     note = ebpf.parse_recent(unset)
     assert note is not None
-    assert (note.loginuid, note.vpid, note.tty, note.args) == (None, None, 0, ())
-    no_flag = struct.pack(ebpf.RECENT_FMT, 7, 0, 49, 0, 1000, 0, 0, 0, 0, b"true", b"")
+    assert (note.loginuid, note.vpid, note.tty, note.args, note.cgroup_id) == (
+        None,
+        None,
+        0,
+        (),
+        None,
+    )
+    no_flag = struct.pack(ebpf.RECENT_FMT, 7, 0, 0, 49, 0, 1000, 0, 0, 0, 0, b"true", b"")
     assert ebpf.parse_recent(no_flag).loginuid is None  # type: ignore[union-attr]
     assert ebpf.parse_recent(raw[:-1]) is None  # short: not a note
 

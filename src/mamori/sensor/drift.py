@@ -137,14 +137,15 @@ class SensorDrift:
         return MappingProxyType(exe_flags(st, v.upper, v.lower, v.memfd))
 
 
-def volume_dirs(pid: int, proc: str = "/proc") -> list[str]:
+def volume_dirs(pid: int, proc: str = "/proc") -> list[str] | None:
     """Exec-capable directory mounts of a container other than its root, as host-side paths
-    through ``/proc/<pid>/root`` (design 3.1: volumes are invisible to the overlay mark)."""
+    through ``/proc/<pid>/root`` (design 3.1: volumes are invisible to the overlay mark);
+    None when the process is gone (ask again with the container's next exec)."""
     try:
         with open(f"{proc}/{pid}/mountinfo") as f:
             text = f.read()
     except OSError:
-        return []
+        return None
     out: list[str] = []
     for m in parse_mountinfo(text):
         opts = m.mount_options.split(",")

@@ -144,8 +144,10 @@ class Sensor:
                 # fanotify reports execs; the observer's notes fill in the short-lived ones,
                 # so a detect-mode reader may gather events instead of waking for each
                 self.enricher.exec_notes = source.recent_exec
-                if fan is not None and o.mode == "detect":
-                    fan.gather_s = GATHER_S
+                if fan is not None:
+                    fan.note_container = source.note_container
+                    if o.mode == "detect":
+                        fan.gather_s = GATHER_S
         if o.connect:
             self._open_connect(sources)
         self.parts = parts_for(self._needed_fields())

@@ -164,12 +164,13 @@ struct {
 } skip_cgroups SEC(".maps");
 
 /* Observer-only mode: each container process's last exec (name, argv, parent, uid, loginuid,
- * tty, pid in its namespace, start time, inode), kept in the kernel, not sent. fanotify reports
+ * tty, pid in its namespace, start time, cgroup, inode), kept in the kernel, not sent. fanotify reports
  * the exec; when the process is gone before /proc could be read (a short-lived command, or a
  * detect-mode reader that gathers events), userspace looks it up here by pid. */
 struct recent_exec {
 	__u64 ino;
 	__u64 start_ns;
+	__u64 cgroup;	/* cgroup v2 id: a volume exec read late still names its container */
 	__u32 ppid;
 	__u32 uid;
 	__u32 loginuid;
@@ -179,7 +180,7 @@ struct recent_exec {
 	__u16 flags;	/* FLAG_LOGINUID: loginuid is known */
 	char comm[COMM_LEN];
 	char args[ARGS_LEN];
-}; /* 568 bytes */
+}; /* 576 bytes */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -263,6 +264,7 @@ static __always_inline void remember(struct task_struct *task, struct exec_ev *e
 	}
 	r->ino = e->ino;
 	r->start_ns = e->start_ns;
+	r->cgroup = e->h.cgroup;
 	r->ppid = e->ppid;
 	r->uid = e->h.uid;
 	r->loginuid = e->loginuid;

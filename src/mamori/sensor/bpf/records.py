@@ -236,7 +236,7 @@ def parse_event(data: bytes) -> BpfEvent | None:
     return None
 
 
-RECENT_FMT = "<QQIIIIIHH16s512s"  # struct recent_exec (568 bytes)
+RECENT_FMT = "<QQQIIIIIHH16s512s"  # struct recent_exec (576 bytes)
 RECENT_SIZE = struct.calcsize(RECENT_FMT)
 
 
@@ -254,6 +254,7 @@ class RecentExec:
     loginuid: int | None = None
     vpid: int | None = None
     start_ns: int | None = None  # since boot (task->start_boottime)
+    cgroup_id: int | None = None  # cgroup v2 id (the directory's inode)
 
     @property
     def start_ticks(self) -> int | None:
@@ -266,10 +267,12 @@ class RecentExec:
 def parse_recent(data: bytes) -> RecentExec | None:
     if len(data) < RECENT_SIZE:
         return None
-    ino, start, ppid, uid, login, tty, vpid, alen, flags, comm, av = struct.unpack_from(
+    ino, start, cg, ppid, uid, login, tty, vpid, alen, flags, comm, av = struct.unpack_from(
         RECENT_FMT, data
     )
     argv = av[: min(alen, len(av))].rstrip(b"\0")
     args = tuple(a.decode(errors="replace") for a in argv.split(b"\0")) if argv else ()
     loginuid = login if flags & FLAG_LOGINUID and login != 0xFFFFFFFF else None
-    return RecentExec(ino, ppid, uid, _cstr(comm), args, tty, loginuid, vpid or None, start)
+    return RecentExec(
+        ino, ppid, uid, _cstr(comm), args, tty, loginuid, vpid or None, start, cg or None
+    )

@@ -167,6 +167,14 @@ class EbpfSource:
         raw = self.observer.recent_exec(pid)
         return parse_recent(raw) if raw is not None else None
 
+    def note_container(self, pid: int, ino: int) -> str | None:
+        """The container of ``pid``'s exec of inode ``ino`` from the kernel's note (its cgroup
+        v2 id): a volume exec whose process was gone before its cgroup could be read."""
+        note = self.recent_exec(pid)
+        if note is None or note.ino != ino or note.cgroup_id is None or not self.cgroup_v2:
+            return None
+        return self.cgroups.lookup(note.cgroup_id)[1]
+
     def detail(self) -> str:
         kinds = ["exec" if self.exec_events else "exec: memfd/loader only", "connect", "open"]
         if not self.host_events:

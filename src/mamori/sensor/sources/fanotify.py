@@ -22,7 +22,7 @@ import select
 import struct
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Literal, Protocol
 
@@ -31,7 +31,13 @@ from mamori.sensor.identity.cgroup import container_from_cgroup
 from mamori.sensor.mounts import AttachLater, RootfsMount
 from mamori.sensor.records import ExecRecord, ProcSnapshot
 from mamori.sensor.sources.base import SourceUnavailable
-from mamori.sensor.sources.procfs import ALL_PARTS, read_file, read_snapshot, split_cmdline
+from mamori.sensor.sources.procfs import (
+    ALL_PARTS,
+    note_snapshot,
+    read_file,
+    read_snapshot,
+    split_cmdline,
+)
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +193,8 @@ class FanotifySource:
         self.lazy_proc = False
         self.proc = proc
         self.gather_s = 0.0  # set by the sensor: detect mode with the observer's exec notes
+        # (pid, inode) -> container, from the observer's note of the exec (set by the sensor)
+        self.note_container: Callable[[int, int], str | None] | None = None
         self.parts = ALL_PARTS  # optional /proc reads (the sensor narrows it to the rules' needs)
         self.group: FanotifyGroup | None = None
         self.by_dev: dict[int, _Marked] = {}
@@ -367,14 +375,16 @@ class FanotifySource:
                 dd = self.drift.decide(fd, st, path, mount, cid)
             if dd is not None and self.lazy_proc and not dd.verdict.verdict.is_drift:
                 snap = ProcSnapshot(pid)  # drift only: an image exec needs no /proc facts
+            elif self.gather_s and not (dd is not None and dd.verdict.verdict.is_drift):
+                # The kernel's note of the exec has the rest (read by the pipeline).
+                snap = note_snapshot(pid, self.proc, cgroup=cid is None, parts=self.parts)
             else:
                 # The container is known from the device: skip the cgroup read (hot path).
                 # Volume execs (another device) are named by the cgroup. Read before
                 # answering (design 3.3).
                 snap = read_snapshot(pid, self.proc, cgroup=cid is None, parts=self.parts)
-            if dd is None and cid is None and snap.cgroup and self.drift is not None:
-                found = container_from_cgroup(snap.cgroup)
-                cid = found.container_id if found else None
+            if dd is None and cid is None and self.drift is not None:
+                cid = self._volume_container(snap, pid, st.st_ino)
                 mount = self.by_cid.get(cid) if cid else None
                 if mount is not None:
                     dd = self.drift.decide(fd, st, path, mount, cid)
@@ -417,13 +427,26 @@ class FanotifySource:
             os.close(fd)
         return record
 
+    def _volume_container(self, snap: ProcSnapshot, pid: int, ino: int) -> str | None:
+        """A volume exec's container: from its cgroup, else (gone before it was read) from
+        the kernel's note of the exec."""
+        if snap.cgroup:
+            found = container_from_cgroup(snap.cgroup)
+            return found.container_id if found else None
+        if self.note_container is not None:
+            return self.note_container(pid, ino)
+        return None
+
     def _mark_volumes(self, dev: int, pid: int) -> None:
         """On a container's first rootfs exec (its mounts are all set up by then), mark each
         exec-capable directory mount with a verified FAN_MARK_MOUNT."""
         if self.drift is None or self.group is None:
             return
+        paths = volume_dirs(pid, self.proc)
+        if paths is None:
+            return  # gone before it was read (a short-lived first exec): the next exec asks
         self.drift.volumes_marked.add(dev)
-        for path in volume_dirs(pid, self.proc):
+        for path in paths:
             try:
                 dirfd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             except OSError:

@@ -135,6 +135,18 @@ def read_snapshot(
     )
 
 
+def note_snapshot(
+    pid: int, proc: str = "/proc", *, cgroup: bool = True, parts: frozenset[str] = ALL_PARTS
+) -> ProcSnapshot:
+    """What the eBPF observer's note of an exec lacks: the cwd (when a rule uses it) and, for
+    a volume exec, the cgroup. One or two reads instead of a snapshot's five; the note has
+    parent, uid, loginuid, terminal, name, argv, pid in the namespace and start time."""
+    base = f"{proc}/{pid}"
+    cg = read_file(base + "/cgroup", 8192) if cgroup else None
+    cwd = _link(base + "/cwd") if "cwd" in parts else None
+    return ProcSnapshot(pid=pid, cwd=cwd, cgroup=cg.decode(errors="replace") if cg else None)
+
+
 def pids(proc: str = "/proc") -> Iterator[int]:
     """Thread-group ids currently in ``/proc`` (kernel threads included)."""
     try:
