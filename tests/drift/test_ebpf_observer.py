@@ -98,3 +98,60 @@ def test_direct_loader_exec_is_drift_loader(observed: Any, box: Box) -> None:
             and not e.extra.get("mamori.sensor.decision_only")
         ]
         assert len(loader_execs) == 2  # fanotify's events; the observer's copy is decision-only
+
+
+def _true_events(run: Running, cid: str) -> list[Any]:
+    return [
+        e
+        for e in run.events.events
+        if e.process is not None
+        and e.process.exepath == "/bin/true"
+        and e.container is not None
+        and e.container.id == cid
+    ]
+
+
+def test_block_mode_answers_an_image_exec_before_reading_proc(observed: Any, box: Box) -> None:
+    """With the observer's exec notes, an allowed image exec is answered before any /proc read;
+    the event still has the process's facts (from the note, read after the exec completed)."""
+    with observed() as run:
+        cid = box.start()
+        assert box.sh(cid, "/bin/true one two && echo ok") == (0, "ok\n")
+        run.settle(lambda: bool(_true_events(run, cid)))
+        fan = run.sensor.probe.fanotify()
+        assert fan is not None
+        assert fan.note_container is not None
+        assert fan.gather_s == 0  # block mode: every permission event is read at once
+        (event,) = _true_events(run, cid)
+        p = event.process
+        assert (p.name, p.args) == ("true", ("one", "two"))
+        assert p.ppid
+        assert p.vpid
+        assert p.uid == 0
+        assert event.extra["mamori.drift.verdict"] == "image"
+        state = run.sensor.drift_status()
+        assert state is not None
+        assert state["answer_p50_us"] is not None
+
+
+def test_detect_mode_gathers_and_takes_facts_from_the_note(
+    drift_sensor: Any, tmp_path: Path, bpf_object: Path, box: Box
+) -> None:
+    """Detect mode with the observer: the fanotify reader gathers events (reads them after the
+    short-lived exec exited) and the event's facts come from the kernel's note."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(default_policy_text("alert"))
+    with drift_sensor(policy, mode="detect", sources=("fanotify", "ebpf")) as run:
+        cid = box.start()
+        assert box.sh(cid, "/bin/true a && echo ok") == (0, "ok\n")
+        run.settle(lambda: bool(_true_events(run, cid)))
+        fan = run.sensor.probe.fanotify()
+        assert fan is not None
+        assert fan.gather_s > 0
+        (event,) = _true_events(run, cid)
+        p = event.process
+        assert (p.name, p.args, p.uid) == ("true", ("a",), 0)
+        assert p.ppid
+        assert p.vpid
+        assert p.tty == 0
+        assert run.sensor.status()["exec_completed"]["kernel_notes"] >= 1

@@ -57,6 +57,9 @@ def test_s01_image_binary_and_ignore_mark(block: Any, box: Box) -> None:
         assert run.drift_alerts() == []
         fan = run.sensor.probe.fanotify()  # type: ignore[union-attr]
         assert fan.ignore_marks >= 1
+        state = run.sensor.drift_status()
+        assert state is not None
+        assert state["answer_p50_us"] is not None  # how long execs waited on the sensor
 
 
 def test_s02_s19_copy_of_image_binary_blocked(block: Any, box: Box) -> None:

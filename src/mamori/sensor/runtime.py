@@ -242,6 +242,7 @@ class Sensor:
         fan = self.probe.fanotify() if self.probe else None
         judge = self.drift.judge
         lat = sorted(judge.decide_ns)
+        wait = sorted(fan.answer_ns) if fan else []
         state = self.policy.state()
         state.update(
             mode=self.options.mode,
@@ -249,6 +250,10 @@ class Sensor:
             drift_verdicts=judge.drift,
             verdict_p50_us=lat[len(lat) // 2] // 1000 if lat else None,
             verdict_p99_us=lat[int(len(lat) * 0.99)] // 1000 if lat else None,
+            # Block mode: from reading a permission event to answering it (what an exec waits
+            # in the sensor, the kernel's queueing and wake-up not included).
+            answer_p50_us=wait[len(wait) // 2] // 1000 if wait else None,
+            answer_p99_us=wait[int(len(wait) * 0.99)] // 1000 if wait else None,
             failed_open=fan.failed_open if fan else 0,
             ignore_marks=fan.ignore_marks if fan else 0,
             volume_marks=self.drift.volume_marks,

@@ -22,10 +22,12 @@ import select
 import struct
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Literal, Protocol
 
+from mamori.drift.detector import DriftDecision
 from mamori.sensor.drift import SensorDrift, volume_dirs
 from mamori.sensor.identity.cgroup import container_from_cgroup
 from mamori.sensor.mounts import AttachLater, RootfsMount
@@ -185,6 +187,7 @@ class FanotifySource:
         self._pending: dict[int, float] = {}
         self._pending_lock = threading.Lock()
         self._watchdog: threading.Thread | None = None
+        self.answer_ns: deque[int] = deque(maxlen=2000)  # the latest permission events' waits
         self.failed_open = 0
         self.ignore_marks = 0
         self.ignore_mark_errors = 0
@@ -247,9 +250,12 @@ class FanotifySource:
     def _answer(self, group: FanotifyGroup, fd: int, allow: bool) -> bool:
         """Answer unless the watchdog already did (then False: the exec was allowed)."""
         with self._pending_lock:
-            if self._pending.pop(fd, None) is None:
+            deadline = self._pending.pop(fd, None)
+            if deadline is None:
                 return False
         group.respond(fd, allow)
+        # How long the exec waited on us, from our read of its event (status, bench).
+        self.answer_ns.append(int((time.monotonic() - deadline + self.budget_s) * 1e9))
         return True
 
     # -- marks (mount watcher thread) -----------------------------------------------------
@@ -373,9 +379,22 @@ class FanotifySource:
                 if st.st_dev not in self.drift.volumes_marked:
                     self._mark_volumes(st.st_dev, pid)
                 dd = self.drift.decide(fd, st, path, mount, cid)
+            # An allowed image exec with the observer's notes: answered before any /proc read
+            # (the note will say what /proc would), so the exec does not wait for our reads.
+            early = (
+                perm
+                and dd is not None
+                and dd.allow
+                and self.note_container is not None
+                and not dd.verdict.verdict.is_drift
+            )
+            if early:
+                assert dd is not None
+                self._ignore_mark(group, fd, dd)
+                answered = self._answer(group, fd, True)
             if dd is not None and self.lazy_proc and not dd.verdict.verdict.is_drift:
                 snap = ProcSnapshot(pid)  # drift only: an image exec needs no /proc facts
-            elif self.gather_s and not (dd is not None and dd.verdict.verdict.is_drift):
+            elif (self.gather_s or early) and not (dd is not None and dd.verdict.verdict.is_drift):
                 # The kernel's note of the exec has the rest (read by the pipeline).
                 snap = note_snapshot(pid, self.proc, cgroup=cid is None, parts=self.parts)
             else:
@@ -397,16 +416,10 @@ class FanotifySource:
                 dd = replace(dd, parent_cmdline=" ".join(split_cmdline(parent or b"")) or None)
             if self.drift is not None and dd is not None:
                 allow = dd.allow
-                # The ignore mark goes on before the answer: the same binary exec'd again
-                # right after the answer would otherwise come as another permission event
-                # (a second verdict for `/bin/true && /bin/true`).
-                if dd.ignore_mark and allow and self.drift.ignore_marks:
-                    if group.ignore_inode(fd):
-                        self.ignore_marks += 1
-                    else:
-                        self.ignore_mark_errors += 1
-                if perm:
-                    answered = self._answer(group, fd, allow)
+                if not early:
+                    self._ignore_mark(group, fd, dd)
+                    if perm:
+                        answered = self._answer(group, fd, allow)
                 if not answered and not allow:  # the watchdog allowed a block meanwhile
                     self.drift.judge.failed_open(dd)
                     dd = replace(dd, action_taken="failed_open")
@@ -426,6 +439,17 @@ class FanotifySource:
                     self._answer(group, fd, allow)
             os.close(fd)
         return record
+
+    def _ignore_mark(self, group: FanotifyGroup, fd: int, dd: DriftDecision) -> None:
+        """The ignore mark goes on before the answer: the same binary exec'd again right after
+        the answer would otherwise come as another permission event (a second verdict for
+        `/bin/true && /bin/true`)."""
+        if not (dd.ignore_mark and dd.allow and self.drift is not None and self.drift.ignore_marks):
+            return
+        if group.ignore_inode(fd):
+            self.ignore_marks += 1
+        else:
+            self.ignore_mark_errors += 1
 
     def _volume_container(self, snap: ProcSnapshot, pid: int, ino: int) -> str | None:
         """A volume exec's container: from its cgroup, else (gone before it was read) from
