@@ -10,6 +10,7 @@
 - 10,000-exec bursts (detect, block) with every exec decided, then 20 drift execs blocked.
 
     PYTHONPATH=src python bench/drift.py [--execs 1000] [--rounds 3] [--burst 10000]
+        [--source auto|fanotify]   (auto: fanotify + the eBPF observer, as `mamori sensor`)
 
 Needs root, dockerd and busybox-static (as the tests). The sensor is a subprocess
 (``mamori sensor --detector none``). Prints figures; never asserts timings (exit 1 only when the
@@ -47,6 +48,9 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+SOURCE = "auto"  # --source: what `mamori sensor` runs (fanotify + the eBPF observer's notes)
+
+
 class SensorProc:
     def __init__(self, tmp: Path, name: str, block: bool, marks: bool, policy: str) -> None:
         env = dict(os.environ, MAMORI_LOG_LEVEL="warning", PYTHONPATH=str(REPO / "src"))
@@ -54,7 +58,7 @@ class SensorProc:
         self.out = tmp / f"{name}.jsonl"
         pol = tmp / f"{name}.policy.yaml"
         pol.write_text(policy)
-        args = [sys.executable, "-m", "mamori", "sensor", "--source", "fanotify", "--no-connect"]
+        args = [sys.executable, "-m", "mamori", "sensor", "--source", SOURCE, "--no-connect"]
         args += [
             "--output",
             f"file:{self.out}",
@@ -92,6 +96,7 @@ CONFIGS = (
 def latency(cid: str, tmp: Path, execs: int, rounds: int) -> None:
     results: dict[str, list[float]] = {"baseline": []}
     cpu: dict[str, list[float]] = {}
+    waits: dict[str, list[int]] = {}  # block mode: the sensor's own answer p50 per round
     for r in range(rounds):
         results["baseline"].append(loop_us(cid, execs))
         for name, block, marks in CONFIGS:
@@ -102,7 +107,10 @@ def latency(cid: str, tmp: Path, execs: int, rounds: int) -> None:
                 time.sleep(0.5)
                 cpu.setdefault(name, []).append((cpu_s(s.proc.pid) - c0) / execs * 1e6)
             finally:
-                s.stop()
+                drift = s.stop().get("drift")
+            wait = drift.get("answer_p50_us") if isinstance(drift, dict) else None
+            if isinstance(wait, int):
+                waits.setdefault(name, []).append(wait)
     base = statistics.median(results["baseline"])
     print(f"{execs} execs of busybox /bin/true x {rounds} interleaved rounds")
     print(f"  baseline (no sensor)  median {base:8.1f} us/exec")
@@ -115,6 +123,11 @@ def latency(cid: str, tmp: Path, execs: int, rounds: int) -> None:
         )
         diffs = [round(w - x) for w, x in zip(results[name], results["baseline"], strict=True)]
         print(f"  {'':14s}        per round {diffs} us (minus the round's baseline)")
+        if waits.get(name):
+            print(
+                f"  {'':14s}        exec waited on the sensor (read to answer): p50 "
+                f"{statistics.median(waits[name]):.0f} us (median over rounds)"
+            )
 
 
 def floor(cid: str, tmp: Path, execs: int, rounds: int) -> None:
@@ -226,7 +239,10 @@ def main() -> None:
     ap.add_argument("--burst", type=int, default=10000)
     ap.add_argument("--verdicts", type=int, default=200)
     ap.add_argument("--no-latency", action="store_true", help="skip the latency rounds")
+    ap.add_argument("--source", default="auto", help="the sensor's --source (auto, fanotify)")
     a = ap.parse_args()
+    global SOURCE
+    SOURCE = a.source
     tmp = Path(tempfile.mkdtemp(prefix="mamori-bench-drift-"))
     image = "local/mamori-bench-drift:1"
     subprocess.run(
