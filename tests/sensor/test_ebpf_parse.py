@@ -98,7 +98,7 @@ def test_unset_loginuid_and_memfd_flags() -> None:
     )
     e = parse_event(raw)
     assert isinstance(e, ExecEvent)
-    assert e.loginuid is None
+    assert e.loginuid == -1  # unset: -1, as Falco shows it and /proc's reader gives it
     assert e.memfd
     assert e.runc_clone  # runc's own clone: exempt (not drift)
 
@@ -276,14 +276,14 @@ def test_parse_recent_exec_note() -> None:
     note = ebpf.parse_recent(unset)
     assert note is not None
     assert (note.loginuid, note.vpid, note.tty, note.args, note.cgroup_id) == (
-        None,
+        -1,
         None,
         0,
         (),
         None,
     )
     no_flag = struct.pack(ebpf.RECENT_FMT, 7, 0, 0, 49, 0, 1000, 0, 0, 0, 0, b"true", b"")
-    assert ebpf.parse_recent(no_flag).loginuid is None  # type: ignore[union-attr]
+    assert ebpf.parse_recent(no_flag).loginuid is None  # type: ignore[union-attr]  # no audit
     assert ebpf.parse_recent(raw[:-1]) is None  # short: not a note
 
 

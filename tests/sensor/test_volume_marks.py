@@ -79,17 +79,3 @@ def test_a_volume_exec_read_late_is_named_by_the_kernels_note() -> None:
     assert source._volume_container(ProcSnapshot(9), 9, 7) is None  # gone, no observer
     source.note_container = ebpf.note_container
     assert source._volume_container(ProcSnapshot(9), 9, 7) == CID
-
-
-def test_a_gathering_reader_reads_only_what_the_note_lacks(tmp_path: Path) -> None:
-    from mamori.sensor.sources.procfs import note_snapshot
-
-    (tmp_path / "5").mkdir()
-    (tmp_path / "5" / "cwd").symlink_to("/srv/app")
-    (tmp_path / "5" / "cgroup").write_text("0::/x\n")
-    (tmp_path / "5" / "stat").write_text("5 (sh) S 1 5 5 0 -1\n")
-    snap = note_snapshot(5, str(tmp_path), cgroup=False, parts=frozenset({"cwd"}))
-    assert (snap.cwd, snap.cgroup, snap.comm, snap.ppid) == ("/srv/app", None, None, None)
-    snap = note_snapshot(5, str(tmp_path), cgroup=True, parts=frozenset())
-    assert (snap.cwd, snap.cgroup) == (None, "0::/x\n")
-    assert note_snapshot(6, str(tmp_path)).cwd is None  # gone

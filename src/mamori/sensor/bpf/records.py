@@ -20,6 +20,7 @@ EXEC_SIZE, CONNECT_SIZE, OPEN_SIZE = (struct.calcsize(f) for f in (EXEC_FMT, CON
 PATH_LEN, NAME_LEN, BASE_LEN = 256, 32, 64
 KIND_EXEC, KIND_CONNECT, KIND_OPEN = 1, 2, 3
 FLAG_MEMFD, FLAG_DELETED, FLAG_LOGINUID = 1, 2, 4
+UNSET_LOGINUID = 0xFFFFFFFF  # the kernel's (u32)-1: no login session
 MATCH_PATH, MATCH_BASENAME, MATCH_RELATIVE = 1, 2, 3
 AT_FDCWD = -100
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")
@@ -205,7 +206,7 @@ def parse_event(data: bytes) -> BpfEvent | None:
         return ExecEvent(
             hdr,
             ppid,
-            login if flags & FLAG_LOGINUID and login != 0xFFFFFFFF else None,
+            _loginuid(login, flags),
             ino,
             _dev(kdev),
             flags,
@@ -264,6 +265,14 @@ class RecentExec:
         return self.start_ns // (1_000_000_000 // TICKS_PER_S)
 
 
+def _loginuid(value: int, flags: int) -> int | None:
+    """The audit login uid as Falco's ``user.loginuid`` shows it: -1 when unset (the kernel's
+    (u32)-1, as ``/proc/<pid>/loginuid`` reads), None when the kernel has no audit support."""
+    if not flags & FLAG_LOGINUID:
+        return None
+    return -1 if value == UNSET_LOGINUID else value
+
+
 def parse_recent(data: bytes) -> RecentExec | None:
     if len(data) < RECENT_SIZE:
         return None
@@ -272,7 +281,7 @@ def parse_recent(data: bytes) -> RecentExec | None:
     )
     argv = av[: min(alen, len(av))].rstrip(b"\0")
     args = tuple(a.decode(errors="replace") for a in argv.split(b"\0")) if argv else ()
-    loginuid = login if flags & FLAG_LOGINUID and login != 0xFFFFFFFF else None
+    loginuid = _loginuid(login, flags)
     return RecentExec(
         ino, ppid, uid, _cstr(comm), args, tty, loginuid, vpid or None, start, cg or None
     )

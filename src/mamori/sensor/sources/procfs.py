@@ -28,6 +28,15 @@ def read_file(path: str, size: int = 65536) -> bytes | None:
         os.close(fd)
 
 
+def _loginuid(data: bytes | None) -> int | None:
+    """``/proc/<pid>/loginuid``: -1 when unset (4294967295 there), as Falco's
+    ``user.loginuid`` shows it and the eBPF records give it."""
+    if not data or not data.strip().isdigit():
+        return None
+    value = int(data)
+    return -1 if value == UNSET_LOGINUID else value
+
+
 def _link(path: str) -> str | None:
     try:
         return os.readlink(path)
@@ -127,7 +136,7 @@ def read_snapshot(
         args=split_cmdline(cmdline or b""),
         cwd=cwd,
         uid=parse_uid(status) if status else None,
-        loginuid=int(login) if login and login.strip().isdigit() else None,
+        loginuid=_loginuid(login),
         tty=parsed[2] if parsed else None,
         cgroup=cg.decode(errors="replace") if cg else None,
         start_ticks=parsed[3] if parsed else None,
