@@ -12,6 +12,8 @@ import socket
 import struct
 from dataclasses import dataclass
 
+from mamori.sensor.sources.procfs import UNSET_LOGINUID
+
 HDR = "<IIIIQ16s"
 EXEC_FMT = HDR + "IIQIIHHIIIQ32s256s512s"
 CONNECT_FMT = HDR + "iHHHHi16s"
@@ -20,7 +22,6 @@ EXEC_SIZE, CONNECT_SIZE, OPEN_SIZE = (struct.calcsize(f) for f in (EXEC_FMT, CON
 PATH_LEN, NAME_LEN, BASE_LEN = 256, 32, 64
 KIND_EXEC, KIND_CONNECT, KIND_OPEN = 1, 2, 3
 FLAG_MEMFD, FLAG_DELETED, FLAG_LOGINUID = 1, 2, 4
-UNSET_LOGINUID = 0xFFFFFFFF  # the kernel's (u32)-1: no login session
 MATCH_PATH, MATCH_BASENAME, MATCH_RELATIVE = 1, 2, 3
 AT_FDCWD = -100
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")

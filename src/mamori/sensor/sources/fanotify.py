@@ -379,22 +379,23 @@ class FanotifySource:
                 if st.st_dev not in self.drift.volumes_marked:
                     self._mark_volumes(st.st_dev, pid)
                 dd = self.drift.decide(fd, st, path, mount, cid)
+            drift_exec = dd is not None and dd.verdict.verdict.is_drift
             # An allowed image exec with the observer's notes: answered before any /proc read
             # (the note will say what /proc would), so the exec does not wait for our reads.
             early = (
                 perm
                 and dd is not None
                 and dd.allow
+                and not drift_exec
                 and self.note_container is not None
-                and not dd.verdict.verdict.is_drift
             )
             if early:
                 assert dd is not None
                 self._ignore_mark(group, fd, dd)
                 answered = self._answer(group, fd, True)
-            if dd is not None and self.lazy_proc and not dd.verdict.verdict.is_drift:
+            if dd is not None and self.lazy_proc and not drift_exec:
                 snap = ProcSnapshot(pid)  # drift only: an image exec needs no /proc facts
-            elif (self.gather_s or early) and not (dd is not None and dd.verdict.verdict.is_drift):
+            elif (self.gather_s or early) and not drift_exec:
                 # The kernel's note of the exec has the rest (read by the pipeline).
                 snap = note_snapshot(pid, self.proc, cgroup=cid is None, parts=self.parts)
             else:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from mamori.sensor.records import ProcSnapshot
 
 _READ = os.O_RDONLY | os.O_CLOEXEC
-UNSET_LOGINUID = 4294967295
+UNSET_LOGINUID = 4294967295  # (u32)-1: no login session (/proc and the eBPF records)
 
 
 def read_file(path: str, size: int = 65536) -> bytes | None:
