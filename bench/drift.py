@@ -35,8 +35,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from execloop import loop_us  # noqa: E402
-from tests.sensor.conftest import _rootfs_tar, docker  # noqa: E402
+from execloop import Loop, image_tar, loop, report  # noqa: E402
+from tests.sensor.conftest import docker  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 BLOCK_ALL = "rules: []\ndefault_rule: {action: block}\n"
@@ -48,6 +48,7 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+TIMER = False  # bench/execloop.c in the image (main() sets it)
 SOURCE = "auto"  # --source: what `mamori sensor` runs (fanotify + the eBPF observer's notes)
 
 
@@ -94,16 +95,20 @@ CONFIGS = (
 
 
 def latency(cid: str, tmp: Path, execs: int, rounds: int) -> None:
-    results: dict[str, list[float]] = {"baseline": []}
+    """Each configuration's loop between two loops without a sensor (neighbouring
+    configurations share one), ``rounds`` times over: its added figure per round is its loop
+    minus the mean of its two baselines (``sensor.report``)."""
+    pairs: dict[str, list[tuple[Loop, Loop]]] = {name: [] for name, _, _ in CONFIGS}
+    on: dict[str, list[Loop]] = {name: [] for name, _, _ in CONFIGS}
     cpu: dict[str, list[float]] = {}
     waits: dict[str, list[int]] = {}  # block mode: the sensor's own answer p50 per round
+    last = loop(cid, execs, TIMER)
     for r in range(rounds):
-        results["baseline"].append(loop_us(cid, execs))
         for name, block, marks in CONFIGS:
             s = SensorProc(tmp, f"{name}{r}", block, marks, ALERT_ALL)
             try:
                 c0 = cpu_s(s.proc.pid)
-                results.setdefault(name, []).append(loop_us(cid, execs))
+                on[name].append(loop(cid, execs, TIMER))
                 time.sleep(0.5)
                 cpu.setdefault(name, []).append((cpu_s(s.proc.pid) - c0) / execs * 1e6)
             finally:
@@ -111,21 +116,17 @@ def latency(cid: str, tmp: Path, execs: int, rounds: int) -> None:
             wait = drift.get("answer_p50_us") if isinstance(drift, dict) else None
             if isinstance(wait, int):
                 waits.setdefault(name, []).append(wait)
-    base = statistics.median(results["baseline"])
-    print(f"{execs} execs of busybox /bin/true x {rounds} interleaved rounds")
-    print(f"  baseline (no sensor)  median {base:8.1f} us/exec")
+            after = loop(cid, execs, TIMER)
+            pairs[name].append((last, after))
+            last = after
+    print(f"{execs} execs of busybox /bin/true x {rounds} rounds, each between two baselines")
     goals = {"detect+marks": "~0", "detect": "<= 20", "block+marks": "~0", "block": "<= 60"}
     for name, _, _ in CONFIGS:
-        med = statistics.median(results[name])
-        print(
-            f"  {name:14s}        median {med:8.1f} us/exec  added {med - base:+8.1f} us "
-            f"(goal {goals[name]} us)  sensor CPU {statistics.median(cpu[name]):6.1f} us/exec"
-        )
-        diffs = [round(w - x) for w, x in zip(results[name], results["baseline"], strict=True)]
-        print(f"  {'':14s}        per round {diffs} us (minus the round's baseline)")
+        print(f"  {name}: sensor CPU {statistics.median(cpu[name]):6.1f} us/exec")
+        report(pairs[name], on[name], f"goal {goals[name]} us median", indent="    ")
         if waits.get(name):
             print(
-                f"  {'':14s}        exec waited on the sensor (read to answer): p50 "
+                f"    exec waited on the sensor (read to answer): p50 "
                 f"{statistics.median(waits[name]):.0f} us (median over rounds)"
             )
 
@@ -149,20 +150,20 @@ def floor(cid: str, tmp: Path, execs: int, rounds: int) -> None:
         return
     merged = docker("inspect", "-f", "{{.GraphDriver.Data.MergedDir}}", cid)
     for mode in ("detect", "block"):
-        base: list[float] = []
-        on: list[float] = []
+        last = loop(cid, execs, TIMER)
+        pairs: list[tuple[Loop, Loop]] = []
+        on: list[Loop] = []
         for _ in range(rounds):
-            base.append(loop_us(cid, execs))
             proc = subprocess.Popen([str(binary), mode, merged], stderr=subprocess.PIPE)
             time.sleep(0.5)
-            on.append(loop_us(cid, execs))
+            on.append(loop(cid, execs, TIMER))
             proc.send_signal(signal.SIGTERM)
             proc.communicate(timeout=30)
-        b, w = statistics.median(base), statistics.median(on)
-        print(
-            f"  floor: no-op C listener, {mode:6s}  median {w:8.1f} us/exec  added {w - b:+8.1f} us"
-            f"  (rounds {[round(x - y) for x, y in zip(on, base, strict=True)]})"
-        )
+            after = loop(cid, execs, TIMER)
+            pairs.append((last, after))
+            last = after
+        print(f"  floor: no-op C fanotify listener, {mode}")
+        report(pairs, on, "what any userspace listener adds here", indent="    ")
 
 
 def verdicts(image: str, tmp: Path, n: int) -> None:
@@ -241,18 +242,19 @@ def main() -> None:
     ap.add_argument("--no-latency", action="store_true", help="skip the latency rounds")
     ap.add_argument("--source", default="auto", help="the sensor's --source (auto, fanotify)")
     a = ap.parse_args()
-    global SOURCE
+    global SOURCE, TIMER
     SOURCE = a.source
     tmp = Path(tempfile.mkdtemp(prefix="mamori-bench-drift-"))
     image = "local/mamori-bench-drift:1"
+    tar, TIMER = image_tar(tmp)
     subprocess.run(
-        ["docker", "import", "--change", 'CMD ["/bin/sh"]', str(_rootfs_tar(tmp)), image],
+        ["docker", "import", "--change", 'CMD ["/bin/sh"]', str(tar), image],
         check=True,
         capture_output=True,
     )
     cid = docker("run", "-d", "--network", "none", image, "sleep", "100000")
     try:
-        loop_us(cid, 200)  # warm up
+        loop(cid, 200, TIMER)  # warm up
         if not a.no_latency:
             latency(cid, tmp, a.execs, a.rounds)
             floor(cid, tmp, a.execs, a.rounds)

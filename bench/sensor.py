@@ -1,18 +1,20 @@
 """Sensor overhead: added latency per exec (detect mode vs none, interleaved in one run), sensor
 CPU per 1,000 execs, RSS, and a 10,000-exec burst that must lose nothing.
 
-    PYTHONPATH=src python bench/sensor.py [--execs 2000] [--rounds 4] [--burst 10000]
+    PYTHONPATH=src python bench/sensor.py [--execs 1000] [--rounds 8] [--burst 10000]
         [--source auto,fanotify,ebpf]   (auto: what `mamori sensor` runs, fanotify + the eBPF
         observer's exec notes; the others alone; ebpf needs `mamori sensor-build-bpf`)
 
 Needs root, dockerd and busybox-static (as the tests). The sensor runs as a subprocess
-(``mamori sensor --output file:...``) so its CPU is its own; the workload is a busybox loop of
-``/bin/true`` in a ``--network none`` container. Prints figures; asserts only the burst count.
+(``mamori sensor --output file:...``) so its CPU is its own; the workload is ``/bin/true`` run
+n times by ``bench/execloop.c`` (each exec timed; built with gcc -static) in a ``--network none``
+busybox container. Prints figures; asserts only the burst count.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import signal
@@ -26,8 +28,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from execloop import loop_us  # noqa: E402
-from tests.sensor.conftest import _rootfs_tar, docker  # noqa: E402
+from execloop import Loop, image_tar, loop, report  # noqa: E402
+from tests.sensor.conftest import docker  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -95,47 +97,49 @@ def count_true(out: Path, cid: str) -> int:
     return n
 
 
-def rounds(cid: str, tmp: Path, detector: str, execs: int, n: int, source: str) -> dict[str, float]:
-    """Interleaved rounds: loop without sensor, then with it; medians of per-exec figures."""
-    base: list[float] = []
-    on: list[float] = []
+def rounds(
+    cid: str, tmp: Path, detector: str, execs: int, n: int, source: str, timer: bool
+) -> dict[str, float]:
+    """n rounds, each a loop with the sensor between two loops without it (the previous
+    round's second baseline is the next one's first): a round's added figure is the loop with
+    the sensor minus the mean of its two neighbours, so a machine that slows down or speeds up
+    over seconds (other tenants of this VM) cancels out. The median over rounds is reported."""
+    base: list[Loop] = [loop(cid, execs, timer)]
+    on: list[Loop] = []
     cpu: list[float] = []
     idle: list[float] = []
     rss = 0.0
     for r in range(n):
-        base.append(loop_us(cid, execs))
         sensor = SensorProc(tmp / f"{source}-{detector}{r}.jsonl", detector, source)
         c0 = cpu_s(sensor.proc.pid)
-        on.append(loop_us(cid, execs))
+        on.append(loop(cid, execs, timer))
         time.sleep(1.0)  # let it finish the backlog: its CPU counts
         cpu.append((cpu_s(sensor.proc.pid) - c0) / execs * 1e6)
         rss = max(rss, rss_mb(sensor.proc.pid))
         idle.append(sensor.idle_cpu)
         sensor.stop()
-    b, s = statistics.median(base), statistics.median(on)
+        base.append(loop(cid, execs, timer))
     print(
-        f"source={source} detector={detector}: {execs} execs x {n} interleaved rounds (/bin/true)"
+        f"source={source} detector={detector}: {execs} execs x {n} rounds (/bin/true), "
+        "each between two baselines"
     )
-    print(f"  without sensor  median {b:8.1f} us/exec   rounds {[round(x) for x in base]}")
-    print(f"  with sensor     median {s:8.1f} us/exec   rounds {[round(x) for x in on]}")
-    print(f"  added per exec  {s - b:+8.1f} us   (design target <= 20 us; prototype +27.7 us)")
-    diffs = [round(w - x) for w, x in zip(on, base, strict=True)]
-    print(f"  per round       {diffs} us (with minus the round's own baseline)")
+    pairs = list(itertools.pairwise(base))
+    added = report(pairs, on, "design target <= 20 us median; prototype +27.7 us")
     print(
         f"  sensor CPU      {statistics.median(cpu):8.1f} us/exec = "
         f"{statistics.median(cpu):.0f} ms per 1,000 execs"
     )
     print(f"  sensor RSS      {rss:8.1f} MB (max); idle CPU {max(idle) * 1000:.1f} ms/s")
-    return {"added_us": s - b, "cpu_us": statistics.median(cpu), "rss_mb": rss}
+    return {"added_us": added, "cpu_us": statistics.median(cpu), "rss_mb": rss}
 
 
-def burst(cid: str, tmp: Path, n: int, source: str) -> int:
+def burst(cid: str, tmp: Path, n: int, source: str, timer: bool) -> int:
     """Counted through the exec-log detector: one alert per exec, so a miss shows."""
     out = tmp / f"burst-{source}.jsonl"
     sensor = SensorProc(out, "exec-log", source)
     c0 = cpu_s(sensor.proc.pid)
     t = time.perf_counter()
-    loop_us(cid, n)
+    loop(cid, n, timer)
     took = time.perf_counter() - t
     time.sleep(2)
     used = cpu_s(sensor.proc.pid) - c0
@@ -150,8 +154,8 @@ def burst(cid: str, tmp: Path, n: int, source: str) -> int:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--execs", type=int, default=2000)
-    ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--execs", type=int, default=1000)
+    ap.add_argument("--rounds", type=int, default=8)
     ap.add_argument("--burst", type=int, default=10000)
     ap.add_argument(
         "--detectors", default="none,rules,exec-log", help="comma-separated --detector values"
@@ -160,19 +164,20 @@ def main() -> None:
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="mamori-bench-"))
     image = "local/mamori-bench-sensor:1"
+    tar, timer = image_tar(tmp)
     subprocess.run(
-        ["docker", "import", "--change", 'CMD ["/bin/sh"]', str(_rootfs_tar(tmp)), image],
+        ["docker", "import", "--change", 'CMD ["/bin/sh"]', str(tar), image],
         check=True,
         capture_output=True,
     )
     cid = docker("run", "-d", "--network", "none", image, "sleep", "100000")
     try:
-        loop_us(cid, 200)  # warm up
+        loop(cid, 200, timer)  # warm up
         missed = 0
         for source in a.source.split(","):
             for detector in a.detectors.split(","):
-                rounds(cid, tmp, detector, a.execs, a.rounds, source)
-            missed += burst(cid, tmp, a.burst, source)
+                rounds(cid, tmp, detector, a.execs, a.rounds, source, timer)
+            missed += burst(cid, tmp, a.burst, source, timer)
     finally:
         docker("rm", "-f", cid, check=False)
         docker("rmi", "-f", image, check=False)

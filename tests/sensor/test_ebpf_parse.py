@@ -119,6 +119,16 @@ def test_loader_target(filename: str, args: tuple[str, ...], target: str | None)
     assert e.loader_target() == target
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [b"sh\0-c\0true", b"\xff\0ok", b"cut\xe2\x82\0next", b"\xe2\x82", b"a\0\0b", b"x\0"],
+)
+def test_argv_decoded_as_each_argument_alone(argv: bytes) -> None:
+    # The parser decodes argv whole and then splits; invalid UTF-8 next to a NUL must come
+    # out as it would argument by argument.
+    assert ebpf._split_args(argv) == tuple(a.decode(errors="replace") for a in argv.split(b"\0"))
+
+
 def test_parse_connect_v4_v6_and_results() -> None:
     v4 = struct.pack(
         CONNECT_FMT,

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from mamori.core.fastinit import fast_init
+
 
 class EventKind(enum.StrEnum):
     PROCESS_EXEC = "process_exec"
@@ -27,6 +29,7 @@ class EventKind(enum.StrEnum):
 _K8S_AUDIT = EventKind.K8S_AUDIT
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ProcessInfo:
     """A process as Falco's ``proc.*`` and ``user.*`` fields see it."""
@@ -80,6 +83,7 @@ class MountInfo:
     propagation: str = ""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ContainerInfo:
     id: str
@@ -108,6 +112,7 @@ class K8sInfo:
     container_name: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class FileInfo:
     path: str
@@ -117,6 +122,7 @@ class FileInfo:
     mode: int | None = None  # permission bits of a created file
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class NetworkInfo:
     protocol: str  # "tcp", "udp", "unix"
@@ -142,6 +148,7 @@ class K8sAuditInfo:
         return verb if isinstance(verb, str) else None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Event:
     """One observation with its context.

@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from mamori.core.events import Event
+from mamori.core.fastinit import fast_init
 from mamori.core.findings import Alert, Mitre, ResourceRef
 from mamori.core.ids import content_id
 from mamori.core.severity import Severity
@@ -38,6 +39,7 @@ OBSERVER_ONLY = frozenset((Verdict.DRIFT_MEMFD, Verdict.DRIFT_LOADER))
 SEVERITY = {"High": Severity.CRITICAL, "Medium": Severity.WARNING, "Low": Severity.NOTICE}
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DriftDecision:
     verdict: VerdictResult

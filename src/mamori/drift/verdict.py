@@ -19,6 +19,8 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from mamori.core.fastinit import fast_init
+
 CHUNK = 1 << 20  # pread size; hashlib releases the GIL for large updates
 DELETED = " (deleted)"
 OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
@@ -96,6 +98,7 @@ class Layers:
         return self.lowerdirs
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class VerdictResult:
     verdict: Verdict

@@ -60,8 +60,9 @@ def applet_name(name: str, argv: tuple[str, ...], path: str) -> str:
 
 
 def _program_names(path: str, argv: tuple[str, ...]) -> tuple[str, str]:
-    """Names the kernel can give a program: its file's, or argv[0]'s (a symlink's name)."""
-    return os.path.basename(path)[:COMM_LEN], os.path.basename(argv[0])[:COMM_LEN]
+    """Names the kernel can give a program: its file's, or argv[0]'s (a symlink's name).
+    ``rpartition`` is ``os.path.basename`` for str paths, without its per-call overhead."""
+    return path.rpartition("/")[2][:COMM_LEN], argv[0].rpartition("/")[2][:COMM_LEN]
 
 
 class UserNames:

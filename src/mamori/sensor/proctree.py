@@ -119,12 +119,16 @@ class ProcTree:
         """Names of the parent, grandparent ... (Falco's ``proc.aname[1..]``)."""
         names: list[str] = []
         seen: set[int] = set()
+        nodes = self.nodes
         pid = ppid
         while pid and pid not in seen and len(names) < depth:
             seen.add(pid)
-            node = self.get(pid)
-            if node is None:
-                break
+            node = nodes.get(pid)
+            # _stale() inline: the common case (known, confirmed) costs no call
+            if node is None or not node.confirmed or node.name.startswith(TRANSIENT_PREFIXES):
+                node = self.get(pid)
+                if node is None:
+                    break
             names.append(node.name)
             pid = node.ppid
         return tuple(names)

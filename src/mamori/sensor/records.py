@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mamori.core.events import FileInfo, NetworkInfo
+from mamori.core.fastinit import fast_init
 
 if TYPE_CHECKING:
     from mamori.drift.detector import DriftDecision
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ProcSnapshot:
     """``/proc/<pid>`` as read right after the exec was seen; every field is best effort."""
@@ -35,6 +37,7 @@ class ProcSnapshot:
     vpid: int | None = None  # the pid in the process's own pid namespace (NSpid, last value)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ExecRecord:
     """One exec (or, with ``network`` set, one outbound connect) as a source saw it.

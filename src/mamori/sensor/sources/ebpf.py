@@ -48,6 +48,12 @@ from mamori.sensor.sources.base import SourceUnavailable
 from mamori.sensor.sources.procfs import ALL_PARTS, read_snapshot
 
 GATHER_S = 0.004
+# The exe flags an exec record carries, by (from_memfd, deleted): shared, read-only.
+_EXE_FLAGS = {
+    (m, d): MappingProxyType({"from_memfd": m, "deleted": d})
+    for m in (False, True)
+    for d in (False, True)
+}
 log = logging.getLogger(__name__)
 
 # Opens worth an event, matched in the kernel (full path as passed, or its basename). The
@@ -240,7 +246,8 @@ class EbpfSource:
 
     def _exec(self, e: ExecEvent) -> ExecRecord | None:
         self._remember(e.hdr.tgid, e.filename, e.args, e.ppid)
-        special = (e.memfd and not e.runc_clone) or e.loader_target() is not None
+        memfd = e.memfd and not e.runc_clone
+        special = memfd or e.loader_target() is not None
         if not self.exec_events and not special:
             return None
         cid, cgroup, host = self._container(e.hdr)
@@ -261,7 +268,7 @@ class EbpfSource:
             start_ticks=e.start_ticks,
             vpid=e.vpid or None,
         )
-        flags = MappingProxyType({"from_memfd": e.memfd and not e.runc_clone, "deleted": e.deleted})
+        flags = _EXE_FLAGS[memfd, e.deleted]
         record = ExecRecord(
             time.time_ns(),
             e.hdr.tgid,
@@ -274,7 +281,7 @@ class EbpfSource:
             exe_flags=flags,
             # Under fanotify a loader exec was an event already (ld.so itself): this record
             # only carries the drift decision. A memfd exec fanotify never sees: a full event.
-            decision_only=not self.exec_events and not flags["from_memfd"],
+            decision_only=not self.exec_events and not memfd,
         )
         if special and self.observed is not None:
             record = self.observed(record, e)
