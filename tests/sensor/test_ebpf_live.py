@@ -100,6 +100,8 @@ def test_ebpf_2000_execs_with_identity(
     assert one.container is not None
     assert one.process.name == "true"
     assert one.process.pname == "sh"  # ppid from the event, the parent from the process tree
+    # ... for every exec: no /proc race (fanotify alone loses some, test_sources_live)
+    assert {e.process.pname for e in got if e.process} == {"sh"}
     assert one.process.uid == 0
     assert one.process.exe_ino
     assert one.k8s is not None

@@ -29,6 +29,15 @@ class EventKind(enum.StrEnum):
 _K8S_AUDIT = EventKind.K8S_AUDIT
 
 
+# The default of every empty mapping field: one read-only view of a dict nobody else holds, so
+# sharing it is safe, and an event no longer builds two or three of them.
+EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def _empty() -> Mapping[str, Any]:
+    return EMPTY
+
+
 @fast_init
 @dataclass(frozen=True, slots=True)
 class ProcessInfo:
@@ -50,7 +59,7 @@ class ProcessInfo:
     sid: int | None = None
     sname: str | None = None
     vpgid: int | None = None
-    exe_flags: Mapping[str, bool] = field(default_factory=lambda: MappingProxyType({}))
+    exe_flags: Mapping[str, bool] = field(default_factory=_empty)
     # Added for Falco's proc.*, user.*, group.* and thread.* fields; all optional.
     exe: str | None = None  # argv[0] (proc.exe); defaults to ``name`` when unknown
     vpid: int | None = None
@@ -94,7 +103,7 @@ class ContainerInfo:
     image_digest: str | None = None
     runtime: str | None = None
     privileged: bool | None = None
-    labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    labels: Mapping[str, str] = field(default_factory=_empty)
     start_ns: int | None = None  # container start time, ns since the epoch
     mounts: tuple[MountInfo, ...] = ()
 
@@ -108,7 +117,7 @@ class K8sInfo:
     pod_name: str | None = None
     pod_uid: str | None = None
     namespace: str | None = None
-    pod_labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    pod_labels: Mapping[str, str] = field(default_factory=_empty)
     container_name: str | None = None
 
 
@@ -170,8 +179,8 @@ class Event:
     file: FileInfo | None = None
     network: NetworkInfo | None = None
     audit: K8sAuditInfo | None = None
-    args: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    args: Mapping[str, str] = field(default_factory=_empty)
+    extra: Mapping[str, Any] = field(default_factory=_empty)
     num: int | None = None  # event sequence number (evt.num)
 
     @property

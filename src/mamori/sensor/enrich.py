@@ -11,7 +11,7 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
-from mamori.core.events import ContainerInfo, Event, EventKind, K8sInfo, ProcessInfo
+from mamori.core.events import EMPTY, ContainerInfo, Event, EventKind, K8sInfo, ProcessInfo
 from mamori.sensor.bpf.records import RecentExec
 from mamori.sensor.identity.cgroup import container_from_cgroup
 from mamori.sensor.identity.docker import ContainerMeta, DockerError
@@ -389,7 +389,7 @@ class Enricher:
             user=self.users.name(uid, cid, rootfs) if uid is not None else None,
             loginuid=snap.loginuid,
             vpid=snap.vpid,
-            exe_flags=rec.exe_flags or MappingProxyType({}),
+            exe_flags=rec.exe_flags or EMPTY,
             exe_ino=rec.ino if rec.network is None and rec.file is None else None,
             exe_ino_ctime_ns=rec.ctime_ns,
             exe_ino_mtime_ns=rec.mtime_ns,

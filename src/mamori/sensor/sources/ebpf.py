@@ -21,7 +21,6 @@ import logging
 import os
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import MappingProxyType
@@ -129,7 +128,8 @@ class EbpfSource:
         self._closing = threading.Event()
         # pid -> (exe path, argv) of recent execs: connect/open records name the program
         # without a /proc read when the exec was seen.
-        self._recent: OrderedDict[int, tuple[str, tuple[str, ...], int]] = OrderedDict()
+        # pid -> its last exec (oldest first: a dict keeps insertion order), bounded
+        self._recent: dict[int, tuple[str, tuple[str, ...], int]] = {}
 
     def open(self) -> None:
         from mamori.sensor.bpf.build import BpfBuildError, cached_object
@@ -239,10 +239,11 @@ class EbpfSource:
         return self._open(event)
 
     def _remember(self, pid: int, exe: str, args: tuple[str, ...], ppid: int) -> None:
-        self._recent[pid] = (exe, args, ppid)
-        self._recent.move_to_end(pid)
-        if len(self._recent) > 8192:
-            self._recent.popitem(last=False)
+        recent = self._recent
+        recent.pop(pid, None)  # re-inserted last: the newest
+        recent[pid] = (exe, args, ppid)
+        if len(recent) > 8192:
+            del recent[next(iter(recent))]
 
     def _exec(self, e: ExecEvent) -> ExecRecord | None:
         self._remember(e.hdr.tgid, e.filename, e.args, e.ppid)
