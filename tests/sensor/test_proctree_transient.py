@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
 import pytest
 
+from mamori.sensor.bpf.records import RecentExec
+from mamori.sensor.enrich import _with_note
 from mamori.sensor.proctree import ProcTree
+from mamori.sensor.records import ProcSnapshot
 
 
 def write_stat(proc: Path, pid: int, comm: str, ppid: int) -> None:
@@ -257,3 +261,21 @@ def test_the_kernel_note_completes_a_snapshot_of_a_gone_process(tmp_path: Path) 
     raced = ProcSnapshot(pid=50, ppid=49, comm="runc:[2:INIT]", tty=0, uid=0)
     rec = ExecRecord(1, 50, "/bin/busybox", "fanotify", raced, ino=7)
     assert enricher.event(rec).process.tty == 34816  # type: ignore[union-attr]  # note wins
+
+
+def test_with_note_keeps_every_other_snapshot_field() -> None:
+    # _with_note builds the snapshot field by field (no replace()): a field added to
+    # ProcSnapshot and not passed on would silently go back to its default.
+    values: dict[str, object] = {
+        "pid": 7, "ppid": 1, "comm": "sh", "exe": "/bin/sh", "args": ("sh",), "cwd": "/w",
+        "uid": 5, "loginuid": 6, "tty": 34816, "cgroup": "0::/x", "start_ticks": 9, "vpid": 3,
+    }  # fmt: skip
+    assert set(values) == {f.name for f in dataclasses.fields(ProcSnapshot)}
+    snap = ProcSnapshot(**values)  # type: ignore[arg-type]
+    note = RecentExec(1, 2, 0, "sh", ("sh",), tty=4, loginuid=-1, vpid=8, start_ns=10**9)
+    got = _with_note(snap, note)
+    # the note's ppid and terminal win; what the snapshot knows stays
+    assert got == dataclasses.replace(snap, ppid=2, tty=4)
+    bare = _with_note(ProcSnapshot(7), note)
+    assert (bare.ppid, bare.uid, bare.loginuid, bare.tty, bare.vpid) == (2, 0, -1, 4, 8)
+    assert bare.start_ticks == note.start_ticks

@@ -32,6 +32,7 @@ _SKIP_FSTYPES = frozenset(
 )
 _SKIP_PREFIXES = ("/proc", "/sys")
 EXEC_COUNT_KEYS = 4096
+_FLAGS: dict[tuple[bool, bool, bool, bool], MappingProxyType[str, bool]] = {}
 
 
 def exe_flags(st: os.stat_result, upper: bool, lower: bool, memfd: bool) -> dict[str, bool]:
@@ -133,8 +134,14 @@ class SensorDrift:
 
     @staticmethod
     def flags(dd: DriftDecision, st: os.stat_result) -> MappingProxyType[str, bool]:
+        """Shared read-only maps, one per combination (16): one exec builds none."""
         v = dd.verdict
-        return MappingProxyType(exe_flags(st, v.upper, v.lower, v.memfd))
+        writable = bool(st.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+        key = (v.upper, v.lower, v.memfd, writable)
+        found = _FLAGS.get(key)
+        if found is None:
+            found = _FLAGS[key] = MappingProxyType(exe_flags(st, v.upper, v.lower, v.memfd))
+        return found
 
 
 def volume_dirs(pid: int, proc: str = "/proc") -> list[str] | None:

@@ -402,12 +402,18 @@ def _with_note(snap: ProcSnapshot, noted: RecentExec) -> ProcSnapshot:
     its terminal wins over a snapshot that raced the exec (the caller's: runc's init takes the
     container's tty just before it execs); the rest fills what /proc could not give (the
     process was gone when read)."""
-    return replace(
-        snap,
-        ppid=noted.ppid if noted.ppid else snap.ppid,
-        uid=noted.uid if snap.uid is None else snap.uid,
-        tty=noted.tty if noted.tty is not None else snap.tty,
-        loginuid=noted.loginuid if snap.loginuid is None else snap.loginuid,
-        vpid=noted.vpid if snap.vpid is None else snap.vpid,
-        start_ticks=noted.start_ticks if snap.start_ticks is None else snap.start_ticks,
+    # Built, not replace()d: once per exec, and replace() reads every field by name.
+    return ProcSnapshot(
+        snap.pid,
+        noted.ppid if noted.ppid else snap.ppid,
+        snap.comm,
+        snap.exe,
+        snap.args,
+        snap.cwd,
+        noted.uid if snap.uid is None else snap.uid,
+        noted.loginuid if snap.loginuid is None else snap.loginuid,
+        noted.tty if noted.tty is not None else snap.tty,
+        snap.cgroup,
+        noted.start_ticks if snap.start_ticks is None else snap.start_ticks,
+        noted.vpid if snap.vpid is None else snap.vpid,
     )

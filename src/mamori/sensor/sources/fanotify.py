@@ -426,7 +426,13 @@ class FanotifySource:
                     dd = replace(dd, action_taken="failed_open")
                 answered = True
                 dd = self.drift.complete(dd, fd, st, mount)  # hash after answering
-                record = replace(record, drift=dd, exe_flags=self.drift.flags(dd, st))
+                # Built again rather than replace()d: replace() reads every field by name and
+                # cost twice a construction. The first one stays the record if this part fails.
+                record = ExecRecord(
+                    record.time_ns, pid, path, self.name, snap, cid, st.st_dev, st.st_ino,
+                    drift=dd, exe_flags=self.drift.flags(dd, st),
+                    ctime_ns=st.st_ctime_ns, mtime_ns=st.st_mtime_ns,
+                )  # fmt: skip
             elif perm:
                 allow = self.decider.decide(record, fd)
         except Exception:
