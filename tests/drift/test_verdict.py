@@ -113,6 +113,30 @@ def test_overlay_verdicts(overlay: tuple[Path, Path, Layers]) -> None:
 
 
 @pytest.mark.root
+def test_image_file_stat_read_once(
+    overlay: tuple[Path, Path, Layers], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Lower layers never change: their stat is cached, the exec path does not ask again.
+    merged, _, layers = overlay
+    e = VerdictEngine()
+    asked: list[str] = []
+    real = os.lstat
+
+    def lstat(path: str) -> os.stat_result:
+        asked.append(path)
+        return real(path)
+
+    monkeypatch.setattr("mamori.drift.verdict.os.lstat", lstat)
+    assert _decide(e, merged / "bin/true", layers, "/bin/true") is Verdict.IMAGE
+    first = len(asked)  # the layer walk and the stat proof
+    for _ in range(3):
+        assert _decide(e, merged / "bin/true", layers, "/bin/true") is Verdict.IMAGE
+    assert len(asked) == first
+    os.chmod(merged / "bin/true", 0o700)  # copy-up: still decided against the lower stat
+    assert _decide(e, merged / "bin/true", layers, "/bin/true") is Verdict.IMAGE_COPYUP
+
+
+@pytest.mark.root
 def test_same_size_with_restored_mtime_is_modified(overlay: tuple[Path, Path, Layers]) -> None:
     merged, _, layers = overlay
     e = VerdictEngine()

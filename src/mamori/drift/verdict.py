@@ -282,6 +282,9 @@ class VerdictEngine:
         self._lookups = _Lru()  # (chain, path) -> host path or _MISSING
         self._hashes = _Lru()  # stat key -> sha256 (image and exec'd files)
         self._indexes = _Lru(INDEX_MAX_CHAINS)  # chain -> image_executables()
+        # lower file's host path -> its lstat: lower layers never change, and this stat was
+        # one of the few syscalls between an image exec's permission event and its answer
+        self._image_stats = _Lru()
         self._index_lock = threading.Lock()
         self.hashed_bytes = 0
 
@@ -333,7 +336,7 @@ class VerdictEngine:
             verdict = Verdict.DRIFT_DELETED if deleted else Verdict.DRIFT_NEW
             return VerdictResult(verdict, path, "absent from the image", upper=True)
         try:
-            ist = os.lstat(image)
+            ist = self._image_stat(image)
         except OSError as exc:
             return VerdictResult(Verdict.UNKNOWN, path, f"image file unreadable: {exc}")
         if self._same_file(st, ist, layers):
@@ -348,6 +351,14 @@ class VerdictEngine:
             )
         verdict = Verdict.DRIFT_DELETED if deleted else Verdict.DRIFT_MODIFIED
         return VerdictResult(verdict, path, "content differs", mine, upper=True, image_path=image)
+
+    def _image_stat(self, image: str) -> os.stat_result:
+        cached = self._image_stats.get_(image)
+        if isinstance(cached, os.stat_result):
+            return cached
+        ist = os.lstat(image)  # a failure is not cached: asked again next time
+        self._image_stats.put(image, ist)
+        return ist
 
     @staticmethod
     def _same_file(st: os.stat_result, ist: os.stat_result, layers: Layers) -> bool:
