@@ -134,6 +134,9 @@ def test_image_file_stat_read_once(
     assert len(asked) == first
     os.chmod(merged / "bin/true", 0o700)  # copy-up: still decided against the lower stat
     assert _decide(e, merged / "bin/true", layers, "/bin/true") is Verdict.IMAGE_COPYUP
+    # the remembered verdicts are per path: the same file under another name is decided anew
+    os.rename(merged / "bin/true", merged / "bin/x")
+    assert _decide(e, merged / "bin/x", layers, "/bin/x") is Verdict.DRIFT_NEW
 
 
 @pytest.mark.root

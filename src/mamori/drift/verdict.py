@@ -285,6 +285,8 @@ class VerdictEngine:
         # lower file's host path -> its lstat: lower layers never change, and this stat was
         # one of the few syscalls between an image exec's permission event and its answer
         self._image_stats = _Lru()
+        # (stat key, path, layer chain) -> an image verdict (see decide())
+        self._proven: dict[tuple[object, ...], VerdictResult] = {}
         self._index_lock = threading.Lock()
         self.hashed_bytes = 0
 
@@ -319,7 +321,26 @@ class VerdictEngine:
     def decide(
         self, fd: int, st: os.stat_result, fd_path: str, layers: Layers | None
     ) -> VerdictResult:
-        """The verdict for the file behind ``fd`` (``st`` is its fstat, ``fd_path`` its link)."""
+        """The verdict for the file behind ``fd`` (``st`` is its fstat, ``fd_path`` its link).
+
+        An image verdict is remembered by the file's full stat key and path: it holds while
+        both hold (a write changes ctime, which user space cannot set back; a rename or a
+        delete changes the path) and lower layers never change. With rules on, every exec of
+        an image binary comes here, and most are the same few files."""
+        key = (*_stat_key(st), fd_path, layers.chain if layers is not None else None)
+        proven = self._proven.get(key)
+        if proven is not None:
+            return proven
+        v = self._decide(fd, st, fd_path, layers)
+        if v.verdict in (Verdict.IMAGE, Verdict.IMAGE_COPYUP):
+            if len(self._proven) >= CACHE_MAX:
+                self._proven.clear()
+            self._proven[key] = v
+        return v
+
+    def _decide(
+        self, fd: int, st: os.stat_result, fd_path: str, layers: Layers | None
+    ) -> VerdictResult:
         deleted = fd_path.endswith(DELETED)
         path = fd_path[: -len(DELETED)] if deleted else fd_path
         if path.startswith("/memfd:"):
