@@ -2,8 +2,9 @@
 
 - added latency per exec in detect and block modes, with ignore marks (cached image binaries:
   the kernel skips them) and without (every exec decided in Python: stat proof, cached lookup);
-- "block" without ignore marks stands for first-seen files: each exec goes the whole way
-  (event, /proc reads, fstat, lower-layer lookup (cached per path), lstat + stat proof, answer);
+- "block" without ignore marks stands for first-seen files: each exec of a loop names another
+  hard link to /bin/true (``/opt/first/N/true``, with the C timer), so each goes the whole way
+  (event, fstat, readlink, lower-layer lookup and lstat of a new path, stat proof, answer);
 - the machine's floor: what a no-op fanotify listener in C (``bench/fanotify_floor.c``) adds
   in detect and block mode, same container and loop;
 - drift verdict latency p50/p99 (the sensor's own measurement, from its state file);
@@ -35,7 +36,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from execloop import Loop, image_tar, loop, report  # noqa: E402
+from execloop import FIRST_SEEN, Loop, image_tar, loop, report  # noqa: E402
 from tests.sensor.conftest import docker  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -49,6 +50,7 @@ def cpu_s(pid: int) -> float:
 
 
 TIMER = False  # bench/execloop.c in the image (main() sets it)
+CMD = "/bin/true"  # what the loops exec; main() sets FIRST_SEEN with the timer
 SOURCE = "auto"  # --source: what `mamori sensor` runs (fanotify + the eBPF observer's notes)
 
 
@@ -95,20 +97,23 @@ CONFIGS = (
 
 
 def latency(cid: str, tmp: Path, execs: int, rounds: int) -> None:
-    """Each configuration's loop between two loops without a sensor (neighbouring
-    configurations share one), ``rounds`` times over: its added figure per round is its loop
-    minus the mean of its two baselines (``sensor.report``)."""
+    """Each configuration's loop between two loops without a sensor that exec the same files,
+    ``rounds`` times over: its added figure per round is its loop minus the mean of its two
+    baselines (``execloop.report``). With ignore marks the loop execs /bin/true (a cached image
+    binary after its first exec); without, ``CMD`` (first-seen files: overlay gives each hard
+    link's path an inode of its own, so an ignore mark would not cover the others either)."""
     pairs: dict[str, list[tuple[Loop, Loop]]] = {name: [] for name, _, _ in CONFIGS}
     on: dict[str, list[Loop]] = {name: [] for name, _, _ in CONFIGS}
     cpu: dict[str, list[float]] = {}
     waits: dict[str, list[int]] = {}  # block mode: the sensor's own answer p50 per round
-    last = loop(cid, execs, TIMER)
     for r in range(rounds):
         for name, block, marks in CONFIGS:
+            cmd = "/bin/true" if marks else CMD
+            before = loop(cid, execs, TIMER, cmd)
             s = SensorProc(tmp, f"{name}{r}", block, marks, ALERT_ALL)
             try:
                 c0 = cpu_s(s.proc.pid)
-                on[name].append(loop(cid, execs, TIMER))
+                on[name].append(loop(cid, execs, TIMER, cmd))
                 time.sleep(0.5)
                 cpu.setdefault(name, []).append((cpu_s(s.proc.pid) - c0) / execs * 1e6)
             finally:
@@ -116,10 +121,8 @@ def latency(cid: str, tmp: Path, execs: int, rounds: int) -> None:
             wait = drift.get("answer_p50_us") if isinstance(drift, dict) else None
             if isinstance(wait, int):
                 waits.setdefault(name, []).append(wait)
-            after = loop(cid, execs, TIMER)
-            pairs[name].append((last, after))
-            last = after
-    print(f"{execs} execs of busybox /bin/true x {rounds} rounds, each between two baselines")
+            pairs[name].append((before, loop(cid, execs, TIMER, cmd)))
+    print(f"{execs} execs x {rounds} rounds, each between two baselines (without marks: {CMD})")
     goals = {"detect+marks": "~0", "detect": "<= 20", "block+marks": "~0", "block": "<= 60"}
     for name, _, _ in CONFIGS:
         print(f"  {name}: sensor CPU {statistics.median(cpu[name]):6.1f} us/exec")
@@ -150,16 +153,16 @@ def floor(cid: str, tmp: Path, execs: int, rounds: int) -> None:
         return
     merged = docker("inspect", "-f", "{{.GraphDriver.Data.MergedDir}}", cid)
     for mode in ("detect", "block"):
-        last = loop(cid, execs, TIMER)
+        last = loop(cid, execs, TIMER, CMD)
         pairs: list[tuple[Loop, Loop]] = []
         on: list[Loop] = []
         for _ in range(rounds):
             proc = subprocess.Popen([str(binary), mode, merged], stderr=subprocess.PIPE)
             time.sleep(0.5)
-            on.append(loop(cid, execs, TIMER))
+            on.append(loop(cid, execs, TIMER, CMD))
             proc.send_signal(signal.SIGTERM)
             proc.communicate(timeout=30)
-            after = loop(cid, execs, TIMER)
+            after = loop(cid, execs, TIMER, CMD)
             pairs.append((last, after))
             last = after
         print(f"  floor: no-op C fanotify listener, {mode}")
@@ -242,11 +245,16 @@ def main() -> None:
     ap.add_argument("--no-latency", action="store_true", help="skip the latency rounds")
     ap.add_argument("--source", default="auto", help="the sensor's --source (auto, fanotify)")
     a = ap.parse_args()
-    global SOURCE, TIMER
+    global SOURCE, TIMER, CMD
     SOURCE = a.source
     tmp = Path(tempfile.mkdtemp(prefix="mamori-bench-drift-"))
     image = "local/mamori-bench-drift:1"
-    tar, TIMER = image_tar(tmp)
+    tar, TIMER = image_tar(tmp, first_seen=a.execs)
+    if TIMER:
+        # Each exec of a loop names another hard link to /bin/true: a path the sensor has not
+        # decided yet (its verdicts are remembered per path), so the configurations without
+        # ignore marks go the first-seen way every time (latency()).
+        CMD = FIRST_SEEN
     subprocess.run(
         ["docker", "import", "--change", 'CMD ["/bin/sh"]', str(tar), image],
         check=True,

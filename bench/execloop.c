@@ -2,7 +2,8 @@
  *
  *   execloop N PATH [ARG...]
  *
- * Runs PATH N times (vfork + execv + waitpid, as the design's `execloop` measurement) and times
+ * PATH may hold one "%ld": run i then execs PATH with i in its place (0 .. N-1), a different
+ * file each time (the drift benchmark's first-seen files); argv[0] stays PATH as given. Runs PATH N times (vfork + execv + waitpid, as the design's `execloop` measurement) and times
  * each run on its own with CLOCK_MONOTONIC. Prints one line of microseconds:
  *
  *   n=N mean=.. p25=.. p50=.. p75=.. p99=.. cpu50=.. cpu_mean=.. fail=F
@@ -18,6 +19,7 @@
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -55,13 +57,19 @@ int main(int argc, char **argv) {
 		perror("calloc");
 		return 1;
 	}
+	char path[4096];
+	int numbered = strstr(argv[2], "%ld") != NULL;
 	long fail = 0;
 	double sum = 0, cpu_sum = 0;
 	for (long i = 0; i < n; i++) {
+		if (numbered)
+			snprintf(path, sizeof path, argv[2], i); /* before vfork: the child only execs */
+		else
+			snprintf(path, sizeof path, "%s", argv[2]);
 		double t0 = now_us();
 		pid_t pid = vfork();
 		if (pid == 0) {
-			execv(argv[2], &argv[2]);
+			execv(path, &argv[2]);
 			_exit(127);
 		}
 		int status = 0;

@@ -13,6 +13,7 @@ ms swung per-exec figures by up to ±150 us a round here):
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import statistics
 import subprocess
@@ -47,10 +48,32 @@ class Loop:
         return cls(*(float(kv[k]) for k in ("mean", "p25", "p50", "p99", "cpu50", "cpu_mean")))
 
 
-def image_tar(dest: Path) -> tuple[Path, bool]:
-    """The busybox rootfs of the tests plus ``/bin/execloop`` when gcc can build it static.
-    Returns the tar and whether the per-exec timer is in it."""
+# execloop's numbered path: hard links to /bin/true, each in a directory of its own, so that
+# busybox, which picks its applet by argv[0]'s base name, still runs "true"
+FIRST_SEEN = "/opt/first/%ld/true"
+
+
+def image_tar(dest: Path, first_seen: int = 0) -> tuple[Path, bool]:
+    """The busybox rootfs of the tests plus ``/bin/execloop`` when gcc can build it static,
+    and ``first_seen`` hard links to /bin/true (``FIRST_SEEN`` with 0 .. n-1): a file name the
+    sensor has not decided yet on every exec of a loop. Returns the tar and whether the
+    per-exec timer is in it."""
     tar = _rootfs_tar(dest)
+    if first_seen:
+        with tarfile.open(tar, "a") as t:
+            for d in ("opt", "opt/first"):
+                info = tarfile.TarInfo(d)
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                t.addfile(info)
+            for i in range(first_seen):
+                folder = tarfile.TarInfo(os.path.dirname(FIRST_SEEN % i).lstrip("/"))
+                folder.type, folder.mode = tarfile.DIRTYPE, 0o755
+                t.addfile(folder)
+                info = tarfile.TarInfo((FIRST_SEEN % i).lstrip("/"))
+                # a hard link entry's mode becomes the shared inode's: keep /bin/true's
+                info.type, info.linkname = tarfile.LNKTYPE, "bin/true"
+                info.mode = t.getmember("bin/true").mode
+                t.addfile(info)
     binary = dest / "execloop"
     cc = shutil.which("gcc")
     built = cc is not None and (
