@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from mamori.drift.verdict import (
+    LayerEntry,
     Layers,
     Verdict,
     VerdictEngine,
@@ -38,6 +39,34 @@ def test_lookup_walks_layers_top_first(tmp_path: Path) -> None:
     assert lower_lookup(layers, "/usr/bin/a") == str(bottom / "usr/bin/a")
     assert lower_lookup(layers, "/usr/bin/b") == str(top / "usr/bin/b")
     assert lower_lookup(layers, "/usr/bin/c") is None
+
+
+def test_lookup_remembers_layer_entries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Same answers with the memory as without; a new file in a directory walked before costs
+    # one lstat per layer (lower layers never change).
+    top, bottom = tmp_path / "top", tmp_path / "bottom"
+    _write(bottom / "usr/bin/a", b"A")
+    _write(bottom / "usr/bin/b", b"B")
+    _write(top / "usr/bin/b", b"B2")
+    layers = (str(top), str(bottom))
+    seen: dict[str, LayerEntry] = {}
+    for _ in range(2):
+        assert lower_lookup(layers, "/usr/bin/a", seen) == str(bottom / "usr/bin/a")
+        assert lower_lookup(layers, "/usr/bin/b", seen) == str(top / "usr/bin/b")
+        assert lower_lookup(layers, "/usr/bin/c", seen) is None
+    probed: list[str] = []
+    real = os.lstat
+
+    def lstat(path: str) -> os.stat_result:
+        probed.append(path)
+        return real(path)
+
+    monkeypatch.setattr("mamori.drift.verdict.os.lstat", lstat)
+    assert lower_lookup(layers, "/usr/bin/b", seen) == str(top / "usr/bin/b")
+    assert probed == []
+    _write(bottom / "usr/bin/d", b"D")
+    assert lower_lookup(layers, "/usr/bin/d", seen) == str(bottom / "usr/bin/d")
+    assert probed == [str(top / "usr/bin/d"), str(bottom / "usr/bin/d")]
 
 
 def test_lookup_opaque_dir_hides_lower(tmp_path: Path) -> None:

@@ -145,31 +145,56 @@ def _is_opaque(path: str) -> bool:
     return False
 
 
-def lower_lookup(lowerdirs: tuple[str, ...], path: str) -> str | None:
+# A layer entry as the walk needs it: (is a whiteout, is a directory, is an opaque directory);
+# None: the layer has no such entry.
+LayerEntry = tuple[bool, bool, bool] | None
+
+
+def _layer_entry(host_path: str) -> LayerEntry:
+    try:
+        st = os.lstat(host_path)
+    except OSError:
+        return None
+    is_dir = stat.S_ISDIR(st.st_mode)
+    return _is_whiteout(st), is_dir, is_dir and _is_opaque(host_path)
+
+
+def lower_lookup(
+    lowerdirs: tuple[str, ...], path: str, seen: dict[str, LayerEntry] | None = None
+) -> str | None:
     """The host path of the image file at container ``path``, or None when the image has none.
 
     Layers are walked top to bottom; a whiteout of the path or an ancestor, a non-directory
     ancestor, or an opaque ancestor directory (after its own layer) ends the walk as absent.
+    ``seen`` remembers each layer entry probed (lower layers never change): a first-seen
+    file in a directory walked before costs one lstat per layer, not one per component and
+    an xattr read per directory.
     """
     parts = [p for p in path.split("/") if p]
     if not parts:
         return None
+    last = len(parts) - 1
     for layer in lowerdirs:
         cur = layer
         stop_below = False
         for i, name in enumerate(parts):
             cur = os.path.join(cur, name)
-            try:
-                st = os.lstat(cur)
-            except OSError:
+            if seen is not None and cur in seen:
+                entry = seen[cur]
+            else:
+                entry = _layer_entry(cur)
+                if seen is not None:
+                    seen[cur] = entry
+            if entry is None:
                 break  # this layer lacks it; a lower one may have it
-            if _is_whiteout(st):
+            whiteout, is_dir, opaque = entry
+            if whiteout:
                 return None
-            if i == len(parts) - 1:
+            if i == last:
                 return cur
-            if not stat.S_ISDIR(st.st_mode):
+            if not is_dir:
                 return None  # a file hides a directory below it
-            if _is_opaque(cur):
+            if opaque:
                 stop_below = True
         if stop_below:
             return None
@@ -285,6 +310,7 @@ class VerdictEngine:
         # lower file's host path -> its lstat: lower layers never change, and this stat was
         # one of the few syscalls between an image exec's permission event and its answer
         self._image_stats = _Lru()
+        self._entries: dict[str, LayerEntry] = {}  # lower_lookup's probes (host path -> entry)
         # (stat key, path, layer chain) -> an image verdict (see decide())
         self._proven: dict[tuple[object, ...], VerdictResult] = {}
         self._index_lock = threading.Lock()
@@ -295,7 +321,9 @@ class VerdictEngine:
         cached = self._lookups.get_(key)
         if isinstance(cached, str):
             return cached or None
-        found = lower_lookup(layers.lowerdirs, path)
+        if len(self._entries) >= CACHE_MAX:
+            self._entries.clear()
+        found = lower_lookup(layers.lowerdirs, path, self._entries)
         self._lookups.put(key, found or _MISSING)
         return found
 
