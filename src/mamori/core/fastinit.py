@@ -7,6 +7,8 @@ name, value)``: a generic attribute store by name, ~0.2 us a field here, so the 
 each slot's member descriptor (``Cls.field.__set__``): the same effect, no lookup by name,
 about twice as fast. The class stays frozen: assignment after construction still raises
 ``FrozenInstanceError``, and ``dataclasses.replace``, equality and hashing are unchanged.
+First written for the posture results (a 1,000-object scan builds ~20,000 of them), now shared
+by the sensor's event types.
 
 No library does this (attrs and msgspec bring their own class model); kept small on purpose:
 only plain fields are supported, anything else (``init=False``, ``InitVar``, ``kw_only``,

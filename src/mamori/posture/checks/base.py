@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar, dataclass_transform
 
-from mamori.posture.model import ContainerRef, FieldPath, Level, Manifest, fast_init
+from mamori.core.fastinit import fast_init
+from mamori.posture.model import ContainerRef, FieldPath, Level, Manifest
 from mamori.posture.workload import Workload, is_pod_bearing
 
 if TYPE_CHECKING:
