@@ -30,6 +30,19 @@ def _write(path: Path, data: bytes, mode: int = 0o755) -> Path:
     return path
 
 
+def _count_lstats(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths the verdict module lstats from now on, in order."""
+    asked: list[str] = []
+    real = os.lstat
+
+    def lstat(path: str) -> os.stat_result:
+        asked.append(path)
+        return real(path)
+
+    monkeypatch.setattr("mamori.drift.verdict.os.lstat", lstat)
+    return asked
+
+
 def test_lookup_walks_layers_top_first(tmp_path: Path) -> None:
     top, bottom = tmp_path / "top", tmp_path / "bottom"
     _write(bottom / "usr/bin/a", b"A")
@@ -54,14 +67,7 @@ def test_lookup_remembers_layer_entries(tmp_path: Path, monkeypatch: pytest.Monk
         assert lower_lookup(layers, "/usr/bin/a", seen) == str(bottom / "usr/bin/a")
         assert lower_lookup(layers, "/usr/bin/b", seen) == str(top / "usr/bin/b")
         assert lower_lookup(layers, "/usr/bin/c", seen) is None
-    probed: list[str] = []
-    real = os.lstat
-
-    def lstat(path: str) -> os.stat_result:
-        probed.append(path)
-        return real(path)
-
-    monkeypatch.setattr("mamori.drift.verdict.os.lstat", lstat)
+    probed = _count_lstats(monkeypatch)
     assert lower_lookup(layers, "/usr/bin/b", seen) == str(top / "usr/bin/b")
     assert probed == []
     _write(bottom / "usr/bin/d", b"D")
@@ -148,14 +154,7 @@ def test_image_file_stat_read_once(
     # Lower layers never change: their stat is cached, the exec path does not ask again.
     merged, _, layers = overlay
     e = VerdictEngine()
-    asked: list[str] = []
-    real = os.lstat
-
-    def lstat(path: str) -> os.stat_result:
-        asked.append(path)
-        return real(path)
-
-    monkeypatch.setattr("mamori.drift.verdict.os.lstat", lstat)
+    asked = _count_lstats(monkeypatch)
     assert _decide(e, merged / "bin/true", layers, "/bin/true") is Verdict.IMAGE
     first = len(asked)  # the layer walk and the stat proof
     for _ in range(3):
