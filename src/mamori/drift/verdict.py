@@ -145,18 +145,22 @@ def _is_opaque(path: str) -> bool:
     return False
 
 
-# A layer entry as the walk needs it: (is a whiteout, is a directory, is an opaque directory);
-# None: the layer has no such entry.
-LayerEntry = tuple[bool, bool, bool] | None
+# A layer entry as the walk needs it: (its lstat, is an opaque directory); None: the layer has
+# no such entry.
+LayerEntry = tuple[os.stat_result, bool] | None
 
 
 def _layer_entry(host_path: str) -> LayerEntry:
+    """The layer's entry at ``host_path``; None when it has none (or it cannot be read)."""
     try:
-        st = os.lstat(host_path)
+        return _stat_entry(host_path)
     except OSError:
         return None
-    is_dir = stat.S_ISDIR(st.st_mode)
-    return _is_whiteout(st), is_dir, is_dir and _is_opaque(host_path)
+
+
+def _stat_entry(host_path: str) -> tuple[os.stat_result, bool]:
+    st = os.lstat(host_path)
+    return st, stat.S_ISDIR(st.st_mode) and _is_opaque(host_path)
 
 
 def lower_lookup(
@@ -187,12 +191,12 @@ def lower_lookup(
                     seen[cur] = entry
             if entry is None:
                 break  # this layer lacks it; a lower one may have it
-            whiteout, is_dir, opaque = entry
-            if whiteout:
+            st, opaque = entry
+            if _is_whiteout(st):
                 return None
             if i == last:
                 return cur
-            if not is_dir:
+            if not stat.S_ISDIR(st.st_mode):
                 return None  # a file hides a directory below it
             if opaque:
                 stop_below = True
@@ -307,10 +311,9 @@ class VerdictEngine:
         self._lookups = _Lru()  # (chain, path) -> host path or _MISSING
         self._hashes = _Lru()  # stat key -> sha256 (image and exec'd files)
         self._indexes = _Lru(INDEX_MAX_CHAINS)  # chain -> image_executables()
-        # lower file's host path -> its lstat: lower layers never change, and this stat was
-        # one of the few syscalls between an image exec's permission event and its answer
-        self._image_stats = _Lru()
-        self._entries: dict[str, LayerEntry] = {}  # lower_lookup's probes (host path -> entry)
+        # lower_lookup's probes, host path -> entry (lstat included): lower layers never
+        # change, so the stat proof reads the image file's stat from here too
+        self._entries: dict[str, LayerEntry] = {}
         # (stat key, path, layer chain) -> an image verdict (see decide())
         self._proven: dict[tuple[object, ...], VerdictResult] = {}
         self._index_lock = threading.Lock()
@@ -402,12 +405,12 @@ class VerdictEngine:
         return VerdictResult(verdict, path, "content differs", mine, upper=True, image_path=image)
 
     def _image_stat(self, image: str) -> os.stat_result:
-        cached = self._image_stats.get_(image)
-        if isinstance(cached, os.stat_result):
-            return cached
-        ist = os.lstat(image)  # a failure is not cached: asked again next time
-        self._image_stats.put(image, ist)
-        return ist
+        """The lower file's lstat, as the layer walk saw it (or now, after a cache clear);
+        a failure raises and is not remembered."""
+        entry = self._entries.get(image)
+        if entry is None:
+            entry = self._entries[image] = _stat_entry(image)
+        return entry[0]
 
     @staticmethod
     def _same_file(st: os.stat_result, ist: os.stat_result, layers: Layers) -> bool:
