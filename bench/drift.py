@@ -6,7 +6,8 @@
   hard link to /bin/true (``/opt/first/N/true``, with the C timer), so each goes the whole way
   (event, fstat, readlink, lower-layer lookup and lstat of a new path, stat proof, answer);
 - the machine's floor: what a no-op fanotify listener in C (``bench/fanotify_floor.c``) adds
-  in detect and block mode, same container and loop;
+  in detect and block mode, and one in Python (``bench/fanotify_floor.py``) in block mode,
+  same container and loop;
 - drift verdict latency p50/p99 (the sensor's own measurement, from its state file);
 - 10,000-exec bursts (detect, block) with every exec decided, then 20 drift execs blocked.
 
@@ -136,28 +137,36 @@ def latency(cid: str, tmp: Path, execs: int, rounds: int) -> None:
 
 def floor(cid: str, tmp: Path, execs: int, rounds: int) -> None:
     """The machine's floor, same container and loop: a no-op fanotify listener in C
-    (``bench/fanotify_floor.c``: read, answer, close; no other work). What it adds is what any
-    userspace listener pays here before its first instruction of real work."""
+    (``bench/fanotify_floor.c``: read, answer, close; no other work), and the same in Python
+    (``bench/fanotify_floor.py``, block mode). What the C one adds is what any userspace
+    listener pays here before its first instruction of real work; the Python one, what a
+    Python listener pays."""
     binary = tmp / "fanotify_floor"
     cc = next((c for c in ("cc", "clang", "gcc") if shutil.which(c)), None)
-    if cc is None:
-        print("floor: not measured (no C compiler)")
-        return
-    built = subprocess.run(
-        [cc, "-O2", "-o", str(binary), str(REPO / "bench" / "fanotify_floor.c")],
-        capture_output=True,
-        text=True,
+    built = (
+        subprocess.run(
+            [cc, "-O2", "-o", str(binary), str(REPO / "bench" / "fanotify_floor.c")],
+            capture_output=True,
+            text=True,
+        )
+        if cc is not None
+        else None
     )
-    if built.returncode != 0:
-        print(f"floor: not measured ({cc}: {built.stderr.strip()[-200:]})")
-        return
     merged = docker("inspect", "-f", "{{.GraphDriver.Data.MergedDir}}", cid)
-    for mode in ("detect", "block"):
+    listeners: list[tuple[str, list[str]]] = []
+    if built is not None and built.returncode == 0:
+        listeners += [(f"C, {m}", [str(binary), m, merged]) for m in ("detect", "block")]
+    else:
+        why = "no C compiler" if built is None else f"{cc}: {built.stderr.strip()[-200:]}"
+        print(f"  floor: C listener not measured ({why})")
+    script = str(REPO / "bench" / "fanotify_floor.py")
+    listeners.append(("Python, block", [sys.executable, script, "block", merged]))
+    for name, argv in listeners:
         last = loop(cid, execs, TIMER, CMD)
         pairs: list[tuple[Loop, Loop]] = []
         on: list[Loop] = []
         for _ in range(rounds):
-            proc = subprocess.Popen([str(binary), mode, merged], stderr=subprocess.PIPE)
+            proc = subprocess.Popen(argv, stderr=subprocess.PIPE)
             time.sleep(0.5)
             on.append(loop(cid, execs, TIMER, CMD))
             proc.send_signal(signal.SIGTERM)
@@ -165,8 +174,8 @@ def floor(cid: str, tmp: Path, execs: int, rounds: int) -> None:
             after = loop(cid, execs, TIMER, CMD)
             pairs.append((last, after))
             last = after
-        print(f"  floor: no-op C fanotify listener, {mode}")
-        report(pairs, on, "what any userspace listener adds here", indent="    ")
+        print(f"  floor: no-op {name} fanotify listener")
+        report(pairs, on, "what such a listener adds here", indent="    ")
 
 
 def verdicts(image: str, tmp: Path, n: int) -> None:

@@ -86,6 +86,42 @@ def test_lookup_opaque_dir_hides_lower(tmp_path: Path) -> None:
     assert lower_lookup((str(top), str(bottom)), "/opt/t/true") is None
 
 
+def test_lookup_reads_opaque_marks_only_to_descend(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A file found in the first layer that has its directory needs no xattr read, even under
+    # an opaque directory; descending past a layer's directories reads their marks, once.
+    top, bottom = tmp_path / "top", tmp_path / "bottom"
+    _write(top / "opt/t/mine", b"M")
+    _write(bottom / "opt/t/true", b"T")
+    _write(bottom / "usr/bin/a", b"A")
+    (top / "usr/bin").mkdir(parents=True)
+    try:
+        os.setxattr(top / "opt/t", "user.overlay.opaque", b"y")
+    except OSError as exc:
+        pytest.skip(f"no user xattrs on {tmp_path}: {exc}")
+    asked: list[str] = []
+    real = os.getxattr
+
+    def getxattr(path: str, name: str, *, follow_symlinks: bool = True) -> bytes:
+        asked.append(path)
+        return real(path, name, follow_symlinks=follow_symlinks)
+
+    monkeypatch.setattr("mamori.drift.verdict.os.getxattr", getxattr)
+    layers = (str(top), str(bottom))
+    seen: dict[str, LayerEntry] = {}
+    marks: dict[str, bool] = {}
+    assert lower_lookup(layers, "/opt/t/mine", seen, marks) == str(top / "opt/t/mine")
+    assert asked == []
+    assert lower_lookup(layers, "/opt/t/true", seen, marks) is None  # hidden by the opaque dir
+    assert lower_lookup(layers, "/usr/bin/a", seen, marks) == str(bottom / "usr/bin/a")
+    assert set(asked) == {str(top / d) for d in ("opt", "opt/t", "usr", "usr/bin")}
+    before = len(asked)
+    assert lower_lookup(layers, "/usr/bin/a", seen, marks) == str(bottom / "usr/bin/a")
+    assert lower_lookup(layers, "/usr/bin/zz", seen, marks) is None
+    assert len(asked) == before
+
+
 @pytest.mark.root
 def test_lookup_whiteout_hides_lower(tmp_path: Path) -> None:
     if os.geteuid() != 0:

@@ -145,64 +145,70 @@ def _is_opaque(path: str) -> bool:
     return False
 
 
-# A layer entry as the walk needs it: (its lstat, is an opaque directory); None: the layer has
-# no such entry.
-LayerEntry = tuple[os.stat_result, bool] | None
+# A layer entry as the walk needs it: its lstat; None: the layer has no such entry.
+LayerEntry = os.stat_result | None
 
 
 def _layer_entry(host_path: str) -> LayerEntry:
     """The layer's entry at ``host_path``; None when it has none (or it cannot be read)."""
     try:
-        return _stat_entry(host_path)
+        return os.lstat(host_path)
     except OSError:
         return None
 
 
-def _stat_entry(host_path: str) -> tuple[os.stat_result, bool]:
-    st = os.lstat(host_path)
-    return st, stat.S_ISDIR(st.st_mode) and _is_opaque(host_path)
-
-
 def lower_lookup(
-    lowerdirs: tuple[str, ...], path: str, seen: dict[str, LayerEntry] | None = None
+    lowerdirs: tuple[str, ...],
+    path: str,
+    seen: dict[str, LayerEntry] | None = None,
+    opaque: dict[str, bool] | None = None,
 ) -> str | None:
     """The host path of the image file at container ``path``, or None when the image has none.
 
     Layers are walked top to bottom; a whiteout of the path or an ancestor, a non-directory
     ancestor, or an opaque ancestor directory (after its own layer) ends the walk as absent.
-    ``seen`` remembers each layer entry probed (lower layers never change): a first-seen
-    file in a directory walked before costs one lstat per layer, not one per component and
-    an xattr read per directory.
+    ``seen`` remembers each layer entry probed and ``opaque`` each directory's opaque mark
+    (lower layers never change): a first-seen file in a directory walked before costs one
+    lstat per layer. The opaque mark (an xattr read, two for the two namespaces) is read only
+    where it matters, when a layer has the directories but not the file, so the usual walk,
+    which finds the file in the first layer that has its directory, reads none.
     """
     parts = [p for p in path.split("/") if p]
     if not parts:
         return None
-    last = len(parts) - 1
-    for layer in lowerdirs:
+    last, bottom = len(parts) - 1, len(lowerdirs) - 1
+    for depth, layer in enumerate(lowerdirs):
         cur = layer
-        stop_below = False
+        walked: list[str] = []  # this layer's directories on the path
         for i, name in enumerate(parts):
-            cur = os.path.join(cur, name)
-            if seen is not None and cur in seen:
-                entry = seen[cur]
+            cur = f"{cur}/{name}"
+            if seen is None:
+                st = _layer_entry(cur)
+            elif cur in seen:
+                st = seen[cur]
             else:
-                entry = _layer_entry(cur)
-                if seen is not None:
-                    seen[cur] = entry
-            if entry is None:
+                st = seen[cur] = _layer_entry(cur)
+            if st is None:
                 break  # this layer lacks it; a lower one may have it
-            st, opaque = entry
             if _is_whiteout(st):
                 return None
             if i == last:
                 return cur
             if not stat.S_ISDIR(st.st_mode):
                 return None  # a file hides a directory below it
-            if opaque:
-                stop_below = True
-        if stop_below:
-            return None
+            walked.append(cur)
+        if walked and depth < bottom and any(_opaque_dir(d, opaque) for d in walked):
+            return None  # an opaque directory hides what lower layers have below it
     return None
+
+
+def _opaque_dir(host_path: str, known: dict[str, bool] | None) -> bool:
+    if known is None:
+        return _is_opaque(host_path)
+    found = known.get(host_path)
+    if found is None:
+        found = known[host_path] = _is_opaque(host_path)
+    return found
 
 
 def sha256_fd(fd: int, size: int | None = None) -> str:
@@ -311,9 +317,10 @@ class VerdictEngine:
         self._lookups = _Lru()  # (chain, path) -> host path or _MISSING
         self._hashes = _Lru()  # stat key -> sha256 (image and exec'd files)
         self._indexes = _Lru(INDEX_MAX_CHAINS)  # chain -> image_executables()
-        # lower_lookup's probes, host path -> entry (lstat included): lower layers never
-        # change, so the stat proof reads the image file's stat from here too
+        # lower_lookup's probes, host path -> lstat (and directory -> opaque mark): lower
+        # layers never change, so the stat proof reads the image file's stat from here too
         self._entries: dict[str, LayerEntry] = {}
+        self._opaque: dict[str, bool] = {}
         # (stat key, path, layer chain) -> an image verdict (see decide())
         self._proven: dict[tuple[object, ...], VerdictResult] = {}
         self._index_lock = threading.Lock()
@@ -326,7 +333,8 @@ class VerdictEngine:
             return cached or None
         if len(self._entries) >= CACHE_MAX:
             self._entries.clear()
-        found = lower_lookup(layers.lowerdirs, path, self._entries)
+            self._opaque.clear()
+        found = lower_lookup(layers.lowerdirs, path, self._entries, self._opaque)
         self._lookups.put(key, found or _MISSING)
         return found
 
@@ -407,10 +415,10 @@ class VerdictEngine:
     def _image_stat(self, image: str) -> os.stat_result:
         """The lower file's lstat, as the layer walk saw it (or now, after a cache clear);
         a failure raises and is not remembered."""
-        entry = self._entries.get(image)
-        if entry is None:
-            entry = self._entries[image] = _stat_entry(image)
-        return entry[0]
+        st = self._entries.get(image)
+        if st is None:
+            st = self._entries[image] = os.lstat(image)
+        return st
 
     @staticmethod
     def _same_file(st: os.stat_result, ist: os.stat_result, layers: Layers) -> bool:

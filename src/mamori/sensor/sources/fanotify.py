@@ -253,9 +253,10 @@ class FanotifySource:
             deadline = self._pending.pop(fd, None)
             if deadline is None:
                 return False
-        group.respond(fd, allow)
-        # How long the exec waited on us, from our read of its event (status, bench).
+        # How long the exec waited on us, from our read of its event (status, bench). Taken
+        # before the write: the exec it wakes may take this CPU before the write returns.
         self.answer_ns.append(int((time.monotonic() - deadline + self.budget_s) * 1e9))
+        group.respond(fd, allow)
         return True
 
     # -- marks (mount watcher thread) -----------------------------------------------------
