@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import signal
 import statistics
 import subprocess
@@ -37,7 +36,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from execloop import FIRST_SEEN, Loop, image_tar, loop, report  # noqa: E402
+from execloop import FIRST_SEEN, Loop, floors, image_tar, loop, report  # noqa: E402
 from tests.sensor.conftest import docker  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -133,49 +132,6 @@ def latency(cid: str, tmp: Path, execs: int, rounds: int) -> None:
                 f"    exec waited on the sensor (read to answer): p50 "
                 f"{statistics.median(waits[name]):.0f} us (median over rounds)"
             )
-
-
-def floor(cid: str, tmp: Path, execs: int, rounds: int) -> None:
-    """The machine's floor, same container and loop: a no-op fanotify listener in C
-    (``bench/fanotify_floor.c``: read, answer, close; no other work), and the same in Python
-    (``bench/fanotify_floor.py``, block mode). What the C one adds is what any userspace
-    listener pays here before its first instruction of real work; the Python one, what a
-    Python listener pays."""
-    binary = tmp / "fanotify_floor"
-    cc = next((c for c in ("cc", "clang", "gcc") if shutil.which(c)), None)
-    built = (
-        subprocess.run(
-            [cc, "-O2", "-o", str(binary), str(REPO / "bench" / "fanotify_floor.c")],
-            capture_output=True,
-            text=True,
-        )
-        if cc is not None
-        else None
-    )
-    merged = docker("inspect", "-f", "{{.GraphDriver.Data.MergedDir}}", cid)
-    listeners: list[tuple[str, list[str]]] = []
-    if built is not None and built.returncode == 0:
-        listeners += [(f"C, {m}", [str(binary), m, merged]) for m in ("detect", "block")]
-    else:
-        why = "no C compiler" if built is None else f"{cc}: {built.stderr.strip()[-200:]}"
-        print(f"  floor: C listener not measured ({why})")
-    script = str(REPO / "bench" / "fanotify_floor.py")
-    listeners.append(("Python, block", [sys.executable, script, "block", merged]))
-    for name, argv in listeners:
-        last = loop(cid, execs, TIMER, CMD)
-        pairs: list[tuple[Loop, Loop]] = []
-        on: list[Loop] = []
-        for _ in range(rounds):
-            proc = subprocess.Popen(argv, stderr=subprocess.PIPE)
-            time.sleep(0.5)
-            on.append(loop(cid, execs, TIMER, CMD))
-            proc.send_signal(signal.SIGTERM)
-            proc.communicate(timeout=30)
-            after = loop(cid, execs, TIMER, CMD)
-            pairs.append((last, after))
-            last = after
-        print(f"  floor: no-op {name} fanotify listener")
-        report(pairs, on, "what such a listener adds here", indent="    ")
 
 
 def verdicts(image: str, tmp: Path, n: int) -> None:
@@ -274,7 +230,10 @@ def main() -> None:
         loop(cid, 200, TIMER)  # warm up
         if not a.no_latency:
             latency(cid, tmp, a.execs, a.rounds)
-            floor(cid, tmp, a.execs, a.rounds)
+            floors(
+                cid, tmp, a.execs, a.rounds, TIMER,
+                [("C", "detect"), ("C", "block"), ("Python", "block")], CMD,
+            )  # fmt: skip
         verdicts(image, tmp, a.verdicts)
         bad = burst(cid, tmp, a.burst, False) + burst(cid, tmp, a.burst, True)
     finally:

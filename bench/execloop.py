@@ -15,10 +15,13 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tarfile
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,3 +137,54 @@ def report(pairs: list[tuple[Loop, Loop]], on: list[Loop], goal: str, indent: st
         )
     print(f"{indent}({goal}; cpu50: the exec'd process's own CPU time, steal-free)")
     return added["p50"]
+
+
+def floors(
+    cid: str,
+    tmp: Path,
+    execs: int,
+    rounds: int,
+    timer: bool,
+    which: Sequence[tuple[str, str]],
+    cmd: str = "/bin/true",
+) -> None:
+    """The machine's floor, same container and loop, each round between two loops without it:
+    a no-op fanotify listener (``bench/fanotify_floor.c`` or ``.py``: read, answer in block
+    mode, close; no other work) for each (language, mode) in ``which``. What the C one adds is
+    what any userspace listener pays here before its first instruction of real work; the
+    Python one, what a Python listener pays."""
+    here = Path(__file__).resolve().parent
+    binary = tmp / "fanotify_floor"
+    cc = next((c for c in ("cc", "clang", "gcc") if shutil.which(c)), None)
+    why = "no C compiler"
+    if cc is not None:
+        built = subprocess.run(
+            [cc, "-O2", "-o", str(binary), str(here / "fanotify_floor.c")],
+            capture_output=True,
+            text=True,
+        )
+        why = "" if built.returncode == 0 else f"{cc}: {built.stderr.strip()[-200:]}"
+    merged = docker("inspect", "-f", "{{.GraphDriver.Data.MergedDir}}", cid)
+    for lang, mode in which:
+        if lang == "C" and why:
+            print(f"  floor: C listener not measured ({why})")
+            continue
+        argv = (
+            [str(binary), mode, merged]
+            if lang == "C"
+            else [sys.executable, str(here / "fanotify_floor.py"), mode, merged]
+        )
+        last = loop(cid, execs, timer, cmd)
+        pairs: list[tuple[Loop, Loop]] = []
+        on: list[Loop] = []
+        for _ in range(rounds):
+            proc = subprocess.Popen(argv, stderr=subprocess.PIPE)
+            time.sleep(0.5)
+            on.append(loop(cid, execs, timer, cmd))
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=30)
+            after = loop(cid, execs, timer, cmd)
+            pairs.append((last, after))
+            last = after
+        print(f"  floor: no-op {lang} fanotify listener, {mode}")
+        report(pairs, on, "what such a listener adds here", indent="    ")

@@ -1,5 +1,6 @@
 """Sensor overhead: added latency per exec (detect mode vs none, interleaved in one run), sensor
-CPU per 1,000 execs, RSS, and a 10,000-exec burst that must lose nothing.
+CPU per 1,000 execs, RSS, and a 10,000-exec burst that must lose nothing; then the machine's
+floor in the same run: what a no-op fanotify listener in C and in Python adds (detect mode).
 
     PYTHONPATH=src python bench/sensor.py [--execs 1000] [--rounds 8] [--burst 10000]
         [--source auto,fanotify,ebpf]   (auto: what `mamori sensor` runs, fanotify + the eBPF
@@ -28,7 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from execloop import Loop, image_tar, loop, report  # noqa: E402
+from execloop import Loop, floors, image_tar, loop, report  # noqa: E402
 from tests.sensor.conftest import docker  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -178,6 +179,8 @@ def main() -> None:
             for detector in a.detectors.split(","):
                 rounds(cid, tmp, detector, a.execs, a.rounds, source, timer)
             missed += burst(cid, tmp, a.burst, source, timer)
+        # What any detect-mode listener adds here, for the figures above to be read against.
+        floors(cid, tmp, a.execs, a.rounds, timer, [("C", "detect"), ("Python", "detect")])
     finally:
         docker("rm", "-f", cid, check=False)
         docker("rmi", "-f", image, check=False)
