@@ -7,6 +7,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -181,6 +182,37 @@ def test_overlay_verdicts(overlay: tuple[Path, Path, Layers]) -> None:
     with open(merged / "bin/echo", "ab") as f:
         f.write(b"Z")
     assert _decide(e, merged / "bin/echo", layers, "/bin/echo") is Verdict.DRIFT_MODIFIED
+
+
+@pytest.mark.root
+def test_indexed_image_from_the_fstat_alone(
+    overlay: tuple[Path, Path, Layers], tmp_path: Path
+) -> None:
+    # An unmodified lower file is known from its fstat through the overlay (inode, size,
+    # mtime, ctime); a copy-up (new ctime), a new file and a file elsewhere are not.
+    merged, _, layers = overlay
+    e = VerdictEngine()
+    e.inodes.request(layers.lowerdirs)
+    deadline = time.monotonic() + 10
+    while e.inodes.walked < 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    lower_true = os.path.join(layers.lowerdirs[0], "bin/true")
+    assert e.indexed_image(os.stat(merged / "bin/true"), layers) == lower_true
+    fd = os.open(merged / "bin/true", os.O_RDONLY)
+    try:
+        st = os.fstat(fd)
+        v = e.decide(fd, st, "/bin/true", layers, e.indexed_image(st, layers))
+    finally:
+        os.close(fd)
+    assert (v.verdict, v.lower, v.image_path) == (Verdict.IMAGE, True, lower_true)
+    os.chmod(merged / "bin/true", 0o700)  # copy-up: same inode number, new ctime
+    assert e.indexed_image(os.stat(merged / "bin/true"), layers) is None
+    assert _decide(e, merged / "bin/true", layers, "/bin/true") is Verdict.IMAGE_COPYUP
+    new = _write(merged / "usr/bin/new", b"N", 0o755)
+    assert e.indexed_image(os.stat(new), layers) is None
+    elsewhere = _write(tmp_path / "vol/true", b"V", 0o755)
+    assert e.indexed_image(os.stat(elsewhere), layers) is None  # another device
 
 
 @pytest.mark.root

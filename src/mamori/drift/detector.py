@@ -169,9 +169,10 @@ class DriftJudge:
         fd_path: str,
         layers: Layers | None,
         ctx: Callable[[], ScopeContext],
+        image: str | None = None,
     ) -> DriftDecision:
         t0 = time.perf_counter_ns()
-        v = self.engine.decide(fd, st, fd_path, layers)
+        v = self.engine.decide(fd, st, fd_path, layers, image)
         sha: list[str | None] = []
 
         def lazy_sha() -> str | None:  # an allow entry with sha256 hashes before answering

@@ -20,6 +20,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from mamori.core.fastinit import fast_init
+from mamori.drift.inodes import ImageInodes
 
 CHUNK = 1 << 20  # pread size; hashlib releases the GIL for large updates
 DELETED = " (deleted)"
@@ -325,6 +326,7 @@ class VerdictEngine:
         self._proven: dict[tuple[object, ...], VerdictResult] = {}
         self._index_lock = threading.Lock()
         self.hashed_bytes = 0
+        self.inodes = ImageInodes()  # lower layers' executables by inode (see indexed_image)
 
     def lookup(self, layers: Layers, path: str) -> str | None:
         key = (layers.chain, path)
@@ -357,15 +359,32 @@ class VerdictEngine:
         self._hashes.put(key, digest)
         return digest
 
+    def indexed_image(self, st: os.stat_result, layers: Layers | None) -> str | None:
+        """The host path of the image executable the exec'd file is, from its fstat alone
+        (``inodes.py``); None when the index cannot tell (not walked yet, a volume, layers on
+        several filesystems, or not an unmodified image file). No path read, no layer walk."""
+        if layers is None or st.st_dev != layers.dev or not _same_fs(layers):
+            return None
+        return self.inodes.find(layers.lowerdirs, st)
+
     def decide(
-        self, fd: int, st: os.stat_result, fd_path: str, layers: Layers | None
+        self,
+        fd: int,
+        st: os.stat_result,
+        fd_path: str,
+        layers: Layers | None,
+        image: str | None = None,
     ) -> VerdictResult:
-        """The verdict for the file behind ``fd`` (``st`` is its fstat, ``fd_path`` its link).
+        """The verdict for the file behind ``fd`` (``st`` is its fstat, ``fd_path`` its link;
+        ``image``: what ``indexed_image`` found for it, if anything).
 
         An image verdict is remembered by the file's full stat key and path: it holds while
         both hold (a write changes ctime, which user space cannot set back; a rename or a
         delete changes the path) and lower layers never change. With rules on, every exec of
         an image binary comes here, and most are the same few files."""
+        if image is not None:  # indexed_image() found it: the stat proof, by inode
+            path = fd_path[: -len(DELETED)] if fd_path.endswith(DELETED) else fd_path
+            return VerdictResult(Verdict.IMAGE, path, "stat proof", lower=True, image_path=image)
         key = (*_stat_key(st), fd_path, layers.chain if layers is not None else None)
         proven = self._proven.get(key)
         if proven is not None:

@@ -66,6 +66,7 @@ class SensorDrift:
             upper = resolve_layer_dirs(mount.upperdir, mount.mountpoint)
             found = Layers(mount.dev, upper[0] if upper else None, lowers)
             self.layers[mount.dev] = found
+            self.judge.engine.inodes.request(lowers)  # walked in the background
         return found
 
     def forget(self, mount: RootfsMount) -> None:
@@ -92,14 +93,24 @@ class SensorDrift:
             self.cloud,
         )
 
+    def indexed_image(self, st: os.stat_result, mount: RootfsMount | None) -> str | None:
+        """An unmodified image executable, known from the fstat alone (see VerdictEngine)."""
+        return self.judge.engine.indexed_image(st, self.layers_for(mount))
+
     def decide(
-        self, fd: int, st: os.stat_result, path: str, mount: RootfsMount | None, cid: str | None
+        self,
+        fd: int,
+        st: os.stat_result,
+        path: str,
+        mount: RootfsMount | None,
+        cid: str | None,
+        image: str | None = None,
     ) -> DriftDecision:
         layers = self.layers_for(mount)
         key = (cid[:12] if cid else "", path)
         if key in self.exec_counts or len(self.exec_counts) < EXEC_COUNT_KEYS:
             self.exec_counts[key] = self.exec_counts.get(key, 0) + 1
-        return self.judge.judge(fd, st, path, layers, lambda: self.context(cid))
+        return self.judge.judge(fd, st, path, layers, lambda: self.context(cid), image)
 
     def observe(self, record: ExecRecord, event: ExecEvent) -> ExecRecord:
         """A memfd or direct-loader exec the eBPF observer saw: its verdict through the policy

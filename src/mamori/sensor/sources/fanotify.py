@@ -369,17 +369,27 @@ class FanotifySource:
         allow = True
         perm = bool(mask & FAN_OPEN_EXEC_PERM)
         answered = not perm
+        fast = False  # answered from the fstat alone (an indexed image executable)
         try:
             st = os.fstat(fd)
-            path = os.readlink(f"/proc/self/fd/{fd}")
             marked = self.by_dev.get(st.st_dev)
             cid = self._container(st.st_dev)
             mount = marked.mount if marked is not None else None
+            image = None
+            if self.drift is not None and marked is not None:
+                image = self.drift.indexed_image(st, mount)
+                if image is not None and perm:
+                    # An unmodified image executable, known from the fstat: allowed before
+                    # the path read and the verdict, which follow for the record.
+                    self._ignore_image(group, fd)
+                    answered = self._answer(group, fd, True)
+                    fast = True
+            path = os.readlink(f"/proc/self/fd/{fd}")
             dd = None
             if self.drift is not None and marked is not None:
                 if st.st_dev not in self.drift.volumes_marked:
                     self._mark_volumes(st.st_dev, pid)
-                dd = self.drift.decide(fd, st, path, mount, cid)
+                dd = self.drift.decide(fd, st, path, mount, cid, image)
             drift_exec = dd is not None and dd.verdict.verdict.is_drift
             # An allowed image exec with the observer's notes: answered before any /proc read
             # (the note will say what /proc would), so the exec does not wait for our reads.
@@ -390,7 +400,7 @@ class FanotifySource:
                 and not drift_exec
                 and self.note_container is not None
             )
-            if early:
+            if early and not fast:
                 assert dd is not None
                 self._ignore_mark(group, fd, dd)
                 answered = self._answer(group, fd, True)
@@ -418,7 +428,7 @@ class FanotifySource:
                 dd = replace(dd, parent_cmdline=" ".join(split_cmdline(parent or b"")) or None)
             if self.drift is not None and dd is not None:
                 allow = dd.allow
-                if not early:
+                if not early and not fast:
                     self._ignore_mark(group, fd, dd)
                     if perm:
                         answered = self._answer(group, fd, allow)
@@ -447,6 +457,15 @@ class FanotifySource:
                     self._answer(group, fd, allow)
             os.close(fd)
         return record
+
+    def _ignore_image(self, group: FanotifyGroup, fd: int) -> None:
+        """The ignore mark of an image executable, if ignore marks are on."""
+        if self.drift is None or not self.drift.ignore_marks:
+            return
+        if group.ignore_inode(fd):
+            self.ignore_marks += 1
+        else:
+            self.ignore_mark_errors += 1
 
     def _ignore_mark(self, group: FanotifyGroup, fd: int, dd: DriftDecision) -> None:
         """The ignore mark goes on before the answer: the same binary exec'd again right after

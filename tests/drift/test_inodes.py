@@ -1,0 +1,68 @@
+"""The lower layers' executables by inode number (``mamori.drift.inodes``) on plain directories;
+the overlay case (fstat through a mounted overlay) is in test_verdict.py."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from mamori.drift.inodes import ImageInodes, walk_layer
+
+
+def _file(path: Path, data: bytes, mode: int) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    path.chmod(mode)
+    return path
+
+
+def _walked(index: ImageInodes, n: int) -> None:
+    deadline = time.monotonic() + 10
+    while index.walked < n:
+        assert time.monotonic() < deadline, "the background walk did not finish"
+        time.sleep(0.01)
+
+
+def test_walk_layer_keeps_executable_regular_files(tmp_path: Path) -> None:
+    tool = _file(tmp_path / "usr/bin/tool", b"T" * 10, 0o755)
+    user_only = _file(tmp_path / "opt/x", b"X", 0o700)
+    _file(tmp_path / "etc/conf", b"C", 0o644)
+    (tmp_path / "usr/bin/link").symlink_to("tool")
+    found = walk_layer(str(tmp_path))
+    assert {entry[3] for entry in found.values()} == {str(tool), str(user_only)}
+    st = tool.stat()
+    assert found[st.st_ino] == (10, st.st_mtime_ns, st.st_ctime_ns, str(tool))
+
+
+def test_walk_layer_stops_at_its_limit(tmp_path: Path) -> None:
+    for i in range(20):
+        _file(tmp_path / f"bin/t{i}", b"T", 0o755)
+    assert len(walk_layer(str(tmp_path), limit=5)) <= 5
+
+
+def test_find_needs_the_same_inode_and_attributes(tmp_path: Path) -> None:
+    top, bottom = tmp_path / "top", tmp_path / "bottom"
+    a = _file(bottom / "bin/a", b"A", 0o755)
+    b = _file(top / "bin/b", b"B", 0o755)
+    other = _file(tmp_path / "elsewhere/c", b"C", 0o755)
+    index = ImageInodes()
+    index.request((str(top), str(bottom)))
+    index.request((str(top), str(bottom)))  # asked again: walked once
+    _walked(index, 2)
+    chain = (str(top), str(bottom))
+    assert index.find(chain, a.stat()) == str(a)
+    assert index.find(chain, b.stat()) == str(b)
+    assert index.find((str(top),), a.stat()) is None  # not a layer of that container
+    assert index.find(chain, other.stat()) is None
+    os.utime(a, ns=(0, 0))  # same inode, other mtime and ctime: not proven
+    assert index.find(chain, a.stat()) is None
+    time.sleep(0.2)
+    assert index.walked == 2
+
+
+def test_unreadable_layer_is_an_empty_index(tmp_path: Path) -> None:
+    index = ImageInodes()
+    index.request((str(tmp_path / "missing"),))
+    _walked(index, 1)
+    assert index.find((str(tmp_path / "missing"),), tmp_path.stat()) is None
