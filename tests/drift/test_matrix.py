@@ -62,6 +62,34 @@ def test_s01_image_binary_and_ignore_mark(block: Any, box: Box) -> None:
         assert state["answer_p50_us"] is not None  # how long execs waited on the sensor
 
 
+def test_image_exec_proven_from_the_fstat_once_layers_are_indexed(block: Any, box: Box) -> None:
+    # The first exec in a container starts the layer walk; after it, an image exec is answered
+    # from its fstat (before the path read) and still recorded with its path and verdict, and a
+    # copy of that binary (a new inode in the upper layer) is still blocked.
+    with block() as run:
+        cid = box.start()
+        assert box.sh(cid, "/bin/true && echo ok") == (0, "ok\n")
+
+        def indexed() -> bool:
+            state = run.sensor.drift_status()
+            return state is not None and state["indexed_layers"] >= 2  # init + image layer
+
+        run.settle(indexed)
+        assert indexed()
+        assert box.sh(cid, "/bin/true && echo ok") == (0, "ok\n")
+        run.settle(lambda: len(run.events.drift("/bin/true")) >= 2)
+        last = run.events.drift("/bin/true")[-1]
+        assert last["mamori.drift.verdict"] == "image"
+        assert last["mamori.drift.reason"] == "stat proof (inode)"
+        state = run.sensor.drift_status()
+        assert state is not None
+        assert state["inode_proofs"] >= 1
+        rc, out = box.sh(cid, "mkdir -p /tmp/i && cp /bin/true /tmp/i/true && /tmp/i/true")
+        assert rc == 126
+        assert EPERM_TEXT in out
+        assert _decision(run, "/tmp/i/true")["mamori.drift.verdict"] == "drift-new"
+
+
 def test_s02_s19_copy_of_image_binary_blocked(block: Any, box: Box) -> None:
     with block() as run:
         cid = box.start()

@@ -169,7 +169,7 @@ class DriftJudge:
         fd_path: str,
         layers: Layers | None,
         ctx: Callable[[], ScopeContext],
-        image: str | None = None,
+        image: bool = False,
     ) -> DriftDecision:
         t0 = time.perf_counter_ns()
         v = self.engine.decide(fd, st, fd_path, layers, image)

@@ -327,6 +327,7 @@ class VerdictEngine:
         self._index_lock = threading.Lock()
         self.hashed_bytes = 0
         self.inodes = ImageInodes()  # lower layers' executables by inode (see indexed_image)
+        self.inode_proofs = 0
 
     def lookup(self, layers: Layers, path: str) -> str | None:
         key = (layers.chain, path)
@@ -359,12 +360,12 @@ class VerdictEngine:
         self._hashes.put(key, digest)
         return digest
 
-    def indexed_image(self, st: os.stat_result, layers: Layers | None) -> str | None:
-        """The host path of the image executable the exec'd file is, from its fstat alone
-        (``inodes.py``); None when the index cannot tell (not walked yet, a volume, layers on
+    def indexed_image(self, st: os.stat_result, layers: Layers | None) -> bool:
+        """The exec'd file is an unmodified image executable, from its fstat alone
+        (``inodes.py``); False when the index cannot tell (not walked yet, a volume, layers on
         several filesystems, or not an unmodified image file). No path read, no layer walk."""
         if layers is None or st.st_dev != layers.dev or not _same_fs(layers):
-            return None
+            return False
         return self.inodes.find(layers.lowerdirs, st)
 
     def decide(
@@ -373,18 +374,19 @@ class VerdictEngine:
         st: os.stat_result,
         fd_path: str,
         layers: Layers | None,
-        image: str | None = None,
+        image: bool = False,
     ) -> VerdictResult:
         """The verdict for the file behind ``fd`` (``st`` is its fstat, ``fd_path`` its link;
-        ``image``: what ``indexed_image`` found for it, if anything).
+        ``image``: ``indexed_image`` found it).
 
         An image verdict is remembered by the file's full stat key and path: it holds while
         both hold (a write changes ctime, which user space cannot set back; a rename or a
         delete changes the path) and lower layers never change. With rules on, every exec of
         an image binary comes here, and most are the same few files."""
-        if image is not None:  # indexed_image() found it: the stat proof, by inode
+        if image:  # indexed_image() found it: the stat proof, by inode number
+            self.inode_proofs += 1
             path = fd_path[: -len(DELETED)] if fd_path.endswith(DELETED) else fd_path
-            return VerdictResult(Verdict.IMAGE, path, "stat proof", lower=True, image_path=image)
+            return VerdictResult(Verdict.IMAGE, path, "stat proof (inode)", lower=True)
         key = (*_stat_key(st), fd_path, layers.chain if layers is not None else None)
         proven = self._proven.get(key)
         if proven is not None:

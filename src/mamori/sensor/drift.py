@@ -93,7 +93,7 @@ class SensorDrift:
             self.cloud,
         )
 
-    def indexed_image(self, st: os.stat_result, mount: RootfsMount | None) -> str | None:
+    def indexed_image(self, st: os.stat_result, mount: RootfsMount | None) -> bool:
         """An unmodified image executable, known from the fstat alone (see VerdictEngine)."""
         return self.judge.engine.indexed_image(st, self.layers_for(mount))
 
@@ -104,7 +104,7 @@ class SensorDrift:
         path: str,
         mount: RootfsMount | None,
         cid: str | None,
-        image: str | None = None,
+        image: bool = False,
     ) -> DriftDecision:
         layers = self.layers_for(mount)
         key = (cid[:12] if cid else "", path)

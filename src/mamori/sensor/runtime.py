@@ -255,6 +255,10 @@ class Sensor:
             answer_p50_us=wait[len(wait) // 2] // 1000 if wait else None,
             answer_p99_us=wait[int(len(wait) * 0.99)] // 1000 if wait else None,
             failed_open=fan.failed_open if fan else 0,
+            # Image execs proven from the fstat alone (answered before the path read), and
+            # the lower layers indexed for it so far.
+            inode_proofs=judge.engine.inode_proofs,
+            indexed_layers=judge.engine.inodes.walked,
             ignore_marks=fan.ignore_marks if fan else 0,
             volume_marks=self.drift.volume_marks,
             top_execs=self.drift.top_execs(),

@@ -375,10 +375,10 @@ class FanotifySource:
             marked = self.by_dev.get(st.st_dev)
             cid = self._container(st.st_dev)
             mount = marked.mount if marked is not None else None
-            image = None
+            image = False
             if self.drift is not None and marked is not None:
                 image = self.drift.indexed_image(st, mount)
-                if image is not None and perm:
+                if image and perm:
                     # An unmodified image executable, known from the fstat: allowed before
                     # the path read and the verdict, which follow for the record.
                     self._ignore_image(group, fd)
