@@ -378,12 +378,22 @@ class FanotifySource:
             image = False
             if self.drift is not None and marked is not None:
                 image = self.drift.indexed_image(st, mount)
-                if image and perm:
+                if image:
                     # An unmodified image executable, known from the fstat: allowed before
                     # the path read and the verdict, which follow for the record.
                     self._ignore_image(group, fd)
-                    answered = self._answer(group, fd, True)
+                    if perm:
+                        answered = self._answer(group, fd, True)
                     fast = True
+                    if self.lazy_proc:
+                        # Drift only: nothing is emitted for an image exec (the pipeline
+                        # would drop its record), so it is counted, with its path, and no
+                        # record is built.
+                        if st.st_dev not in self.drift.volumes_marked:
+                            self._mark_volumes(st.st_dev, pid)
+                        path = os.readlink(f"/proc/self/fd/{fd}")
+                        self.drift.decide(fd, st, path, mount, cid, True)
+                        return None
             path = os.readlink(f"/proc/self/fd/{fd}")
             dd = None
             if self.drift is not None and marked is not None:
