@@ -76,14 +76,19 @@ def test_lookup_remembers_layer_entries(tmp_path: Path, monkeypatch: pytest.Monk
     assert probed == [str(top / "usr/bin/d"), str(bottom / "usr/bin/d")]
 
 
+def _make_opaque(directory: Path) -> None:
+    """Marks an overlay layer's directory opaque (skips where user xattrs are not allowed)."""
+    try:
+        os.setxattr(directory, "user.overlay.opaque", b"y")
+    except OSError as exc:
+        pytest.skip(f"no user xattrs on {directory}: {exc}")
+
+
 def test_lookup_opaque_dir_hides_lower(tmp_path: Path) -> None:
     top, bottom = tmp_path / "top", tmp_path / "bottom"
     _write(bottom / "opt/t/true", b"T")
     (top / "opt/t").mkdir(parents=True)
-    try:
-        os.setxattr(top / "opt/t", "user.overlay.opaque", b"y")
-    except OSError as exc:
-        pytest.skip(f"no user xattrs on {tmp_path}: {exc}")
+    _make_opaque(top / "opt/t")
     assert lower_lookup((str(top), str(bottom)), "/opt/t/true") is None
 
 
@@ -97,10 +102,7 @@ def test_lookup_reads_opaque_marks_only_to_descend(
     _write(bottom / "opt/t/true", b"T")
     _write(bottom / "usr/bin/a", b"A")
     (top / "usr/bin").mkdir(parents=True)
-    try:
-        os.setxattr(top / "opt/t", "user.overlay.opaque", b"y")
-    except OSError as exc:
-        pytest.skip(f"no user xattrs on {tmp_path}: {exc}")
+    _make_opaque(top / "opt/t")
     asked: list[str] = []
     real = os.getxattr
 
