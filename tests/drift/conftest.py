@@ -6,6 +6,7 @@ the containers are removed, so nothing is left waiting on a permission event.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -23,6 +24,18 @@ from tests.sensor.conftest import RUN_ID, docker
 from tests.sensor.conftest import dockerd as dockerd
 from tests.sensor.conftest import root as root
 from tests.sensor.conftest import test_image as test_image
+
+
+@pytest.fixture(autouse=True)
+def _no_layer_walker_left() -> Iterator[None]:
+    """A drift engine walks image layers in a thread that ends when idle (0.25 s); a test
+    waits for it, so the next tests (posture forks workers only in a process without other
+    threads) start with none."""
+    yield
+    deadline = time.monotonic() + 10
+    while any(t.name == "mamori-drift-inodes" for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "the layer walker thread did not end"
+        time.sleep(0.02)
 
 
 class Collect:

@@ -4,6 +4,7 @@ the overlay case (fstat through a mounted overlay) is in test_verdict.py."""
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -69,3 +70,18 @@ def test_unreadable_layer_is_an_empty_index(tmp_path: Path) -> None:
     index.request((str(tmp_path / "missing"),))
     _walked(index, 1)
     assert not index.find((str(tmp_path / "missing"),), tmp_path.stat())
+
+
+def test_the_walker_thread_ends_when_idle(tmp_path: Path) -> None:
+    _file(tmp_path / "a/bin/t", b"T", 0o755)
+    index = ImageInodes()
+    index.request((str(tmp_path / "a"),))
+    _walked(index, 1)
+    deadline = time.monotonic() + 10
+    while any(t.name == "mamori-drift-inodes" for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "the walker thread stayed"
+        time.sleep(0.05)
+    _file(tmp_path / "b/bin/t", b"T", 0o755)
+    index.request((str(tmp_path / "b"),))  # a new request starts it again
+    _walked(index, 2)
+    assert index.find((str(tmp_path / "b"),), (tmp_path / "b/bin/t").stat())

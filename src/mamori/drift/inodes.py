@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 LAYER_MAX_FILES = 400_000  # entries walked per layer at most (a huge layer is indexed this far)
 TOTAL_MAX = 1_000_000  # executables kept over all layers (16 bytes each); past it, start again
 YIELD_EVERY = 64  # entries walked between GIL yields: the exec path's threads go first
+# The walker ends when idle this long (a new container's layers start another): no thread
+# stays behind, e.g. in a process that forks workers only when it has no other thread.
+IDLE_EXIT_S = 0.25
 
 
 def attributes(st: os.stat_result) -> int:
@@ -125,7 +128,14 @@ class ImageInodes:
 
     def _run(self) -> None:
         while True:
-            layer = self._queue.get()
+            try:
+                layer = self._queue.get(timeout=IDLE_EXIT_S)
+            except queue.Empty:
+                with self._lock:  # request() queues under this lock: nothing is left behind
+                    if self._queue.empty():
+                        self._thread = None
+                        return
+                continue
             try:
                 files = walk_layer(layer)
             except Exception:  # never take the sensor down for an index
