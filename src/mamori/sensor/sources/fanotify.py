@@ -369,37 +369,30 @@ class FanotifySource:
         allow = True
         perm = bool(mask & FAN_OPEN_EXEC_PERM)
         answered = not perm
-        fast = False  # answered from the fstat alone (an indexed image executable)
         try:
             st = os.fstat(fd)
             marked = self.by_dev.get(st.st_dev)
             cid = self._container(st.st_dev)
             mount = marked.mount if marked is not None else None
-            image = False
+            image = False  # an indexed image executable: allowed from the fstat alone
             if self.drift is not None and marked is not None:
+                if st.st_dev not in self.drift.volumes_marked:
+                    self._mark_volumes(st.st_dev, pid)
                 image = self.drift.indexed_image(st, mount)
                 if image:
                     # An unmodified image executable, known from the fstat: allowed before
                     # the path read and the verdict, which follow for the record.
-                    self._ignore_image(group, fd)
+                    self._ignore_inode(group, fd)
                     if perm:
                         answered = self._answer(group, fd, True)
-                    fast = True
-                    if self.lazy_proc:
-                        # Drift only: nothing is emitted for an image exec (the pipeline
-                        # would drop its record), so it is counted, with its path, and no
-                        # record is built.
-                        if st.st_dev not in self.drift.volumes_marked:
-                            self._mark_volumes(st.st_dev, pid)
-                        path = os.readlink(f"/proc/self/fd/{fd}")
-                        self.drift.decide(fd, st, path, mount, cid, True)
-                        return None
             path = os.readlink(f"/proc/self/fd/{fd}")
             dd = None
             if self.drift is not None and marked is not None:
-                if st.st_dev not in self.drift.volumes_marked:
-                    self._mark_volumes(st.st_dev, pid)
                 dd = self.drift.decide(fd, st, path, mount, cid, image)
+                if image and self.lazy_proc:
+                    # Drift only: nothing is emitted for an image exec (the pipeline would
+                    # drop its record), so it is counted, with its path, and no record built.
+                    return None
             drift_exec = dd is not None and dd.verdict.verdict.is_drift
             # An allowed image exec with the observer's notes: answered before any /proc read
             # (the note will say what /proc would), so the exec does not wait for our reads.
@@ -410,7 +403,7 @@ class FanotifySource:
                 and not drift_exec
                 and self.note_container is not None
             )
-            if early and not fast:
+            if early and not image:
                 assert dd is not None
                 self._ignore_mark(group, fd, dd)
                 answered = self._answer(group, fd, True)
@@ -438,7 +431,7 @@ class FanotifySource:
                 dd = replace(dd, parent_cmdline=" ".join(split_cmdline(parent or b"")) or None)
             if self.drift is not None and dd is not None:
                 allow = dd.allow
-                if not early and not fast:
+                if not early and not image:
                     self._ignore_mark(group, fd, dd)
                     if perm:
                         answered = self._answer(group, fd, allow)
@@ -468,8 +461,8 @@ class FanotifySource:
             os.close(fd)
         return record
 
-    def _ignore_image(self, group: FanotifyGroup, fd: int) -> None:
-        """The ignore mark of an image executable, if ignore marks are on."""
+    def _ignore_inode(self, group: FanotifyGroup, fd: int) -> None:
+        """The ignore mark of a proven image file, if ignore marks are on."""
         if self.drift is None or not self.drift.ignore_marks:
             return
         if group.ignore_inode(fd):
@@ -481,12 +474,8 @@ class FanotifySource:
         """The ignore mark goes on before the answer: the same binary exec'd again right after
         the answer would otherwise come as another permission event (a second verdict for
         `/bin/true && /bin/true`)."""
-        if not (dd.ignore_mark and dd.allow and self.drift is not None and self.drift.ignore_marks):
-            return
-        if group.ignore_inode(fd):
-            self.ignore_marks += 1
-        else:
-            self.ignore_mark_errors += 1
+        if dd.ignore_mark and dd.allow:
+            self._ignore_inode(group, fd)
 
     def _volume_container(self, snap: ProcSnapshot, pid: int, ino: int) -> str | None:
         """A volume exec's container: from its cgroup, else (gone before it was read) from
