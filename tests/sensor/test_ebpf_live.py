@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -242,3 +243,30 @@ def test_fanotify_execs_gone_before_proc_get_name_and_argv_from_the_kernel(
     others = [(e.process.name, e.process.args) for e in found if e.process and e not in greps]
     assert len(greps) == 200, (status["exec_completed"], others)
     assert not names & {"exe", "busybox"}, names  # every applet under its own name
+
+
+def test_observer_mounts_tracefs_when_the_boot_left_none(bpf_object: Path) -> None:
+    """A fresh boot may mount no tracefs; libbpf reads each tracepoint's id from it. In a
+    private mount namespace with tracefs unmounted, the observer still attaches every program."""
+    script = (
+        "import ctypes, os, sys\n"
+        "from pathlib import Path\n"
+        "libc = ctypes.CDLL('libc.so.6', use_errno=True)\n"
+        "for root in ('/sys/kernel/debug/tracing', '/sys/kernel/tracing'):\n"
+        "    while libc.umount2(root.encode(), 0) == 0: pass\n"
+        "assert not os.path.exists('/sys/kernel/tracing/events'), 'still mounted'\n"
+        "from mamori.sensor.bpf.loader import BpfObserver\n"
+        "o = BpfObserver(Path(sys.argv[1]), [], [])\n"
+        "print(','.join(o.attached), ','.join(o.missing) or '-')\n"
+        "o.close()\n"
+    )
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    out = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", sys.executable, "-c", script,
+         str(bpf_object)],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": src},
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    attached, missing = out.stdout.strip().split(" ")
+    assert "mamori_exec" in attached.split(",")
+    assert missing == "-"

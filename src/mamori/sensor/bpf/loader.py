@@ -17,6 +17,7 @@ from typing import cast
 
 from mamori.sensor.bpf.records import BASE_LEN, PATH_LEN, PROGRAMS, RECENT_SIZE, RINGBUF_POLL_MS
 from mamori.sensor.sources.base import SourceUnavailable
+from mamori.sensor.sources.tracefs import find_tracefs
 
 # The record arrives as a char pointer: slicing it copies the bytes at half the cost of
 # ctypes.string_at (a Python-level function) on a void pointer, once per record.
@@ -94,6 +95,10 @@ class BpfObserver:
         if not obj:
             raise SourceUnavailable(f"ebpf: cannot open {obj_path}: {_errstr()}")
         self.obj = obj
+        try:  # libbpf reads each tracepoint's id there; a fresh boot may have none mounted
+            find_tracefs(mount_if_absent=True)
+        except OSError as exc:
+            raise SourceUnavailable(f"ebpf: tracepoints need tracefs: {exc}") from exc
         if lib.bpf_object__load(obj) != 0:
             raise SourceUnavailable(
                 f"ebpf: load failed: {_errstr()} (needs CAP_BPF + CAP_PERFMON and kernel BTF)"
