@@ -338,6 +338,11 @@ class FanotifySource:
             except BlockingIOError:
                 return
             yield from self._parse(group, buf)
+            if len(buf) + METADATA.size <= READ_BYTES:
+                # Room was left: the read emptied the queue. No second read to learn it (in
+                # block mode the exec just allowed waits for this CPU until the reader sleeps);
+                # what came since makes the next poll return at once.
+                return
 
     def _parse(self, group: FanotifyGroup, buf: bytes) -> Iterator[ExecRecord]:
         if self.mode == "block":
