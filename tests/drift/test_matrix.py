@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from mamori.drift.policy import default_policy_text
-from tests.drift.conftest import Box, Running
+from mamori.sensor.runtime import Sensor, SensorOptions
+from tests.drift.conftest import Box, Collect, Running
 from tests.sensor.conftest import BUSYBOX, RUN_ID, docker
 
 pytestmark = [pytest.mark.docker, pytest.mark.root]
@@ -88,6 +89,47 @@ def test_image_exec_proven_from_the_fstat_once_layers_are_indexed(block: Any, bo
         assert rc == 126
         assert EPERM_TEXT in out
         assert _decision(run, "/tmp/i/true")["mamori.drift.verdict"] == "drift-new"
+
+
+def test_drift_only_counts_proven_image_execs_with_their_path(
+    dockerd: None, box: Box, tmp_path: Path
+) -> None:
+    # Drift alone (no rules, nothing records events): an image exec proven from its fstat
+    # builds no record and no decision; it runs, and is counted with its path.
+    opts = SensorOptions(
+        cluster="test-cluster", connect=False, drift=True, drift_policy=_policy(tmp_path),
+        mode="block", sources=("fanotify",),
+    )  # fmt: skip
+    sensor = Sensor(opts, [], [Collect()])
+    sensor.start()
+    try:
+        fan = sensor.probe.fanotify()  # type: ignore[union-attr]
+        assert fan.lazy_proc
+
+        def state() -> dict[str, Any]:
+            found = sensor.drift_status()
+            assert found is not None
+            return found
+
+        def wait(until: Any) -> None:
+            deadline = time.monotonic() + 15
+            while not until() and time.monotonic() < deadline:
+                time.sleep(0.05)
+
+        cid = box.start()
+        assert box.sh(cid, "/bin/true && echo ok") == (0, "ok\n")
+        wait(lambda: state()["indexed_layers"] >= 2)
+        proofs = state()["inode_proofs"]
+        assert sensor.pipeline is not None
+        records = sensor.pipeline.stats.records  # execs decided before the layers were indexed
+        assert box.sh(cid, "/bin/true; /bin/true; /bin/true; echo ok") == (0, "ok\n")
+        wait(lambda: state()["inode_proofs"] >= proofs + 3)
+        assert state()["inode_proofs"] >= proofs + 3
+        counts = {(e["container"], e["path"]): e["decisions"] for e in state()["top_execs"]}
+        assert counts[(cid[:12], "/bin/true")] == 4
+        assert sensor.pipeline.stats.records == records
+    finally:
+        sensor.stop()
 
 
 def test_s02_s19_copy_of_image_binary_blocked(block: Any, box: Box) -> None:

@@ -112,6 +112,15 @@ class SensorDrift:
             self.exec_counts[key] = self.exec_counts.get(key, 0) + 1
         return self.judge.judge(fd, st, path, layers, lambda: self.context(cid), image)
 
+    def count_image(self, path: str, cid: str | None) -> None:
+        """An image exec proven from its fstat that builds no record (drift only): what
+        ``decide`` would count for it, without the decision nobody reads."""
+        key = (cid[:12] if cid else "", path)
+        if key in self.exec_counts or len(self.exec_counts) < EXEC_COUNT_KEYS:
+            self.exec_counts[key] = self.exec_counts.get(key, 0) + 1
+        self.judge.decisions += 1
+        self.judge.engine.inode_proofs += 1
+
     def observe(self, record: ExecRecord, event: ExecEvent) -> ExecRecord:
         """A memfd or direct-loader exec the eBPF observer saw: its verdict through the policy
         (no fd to read, nothing to block: ``block_unavailable_reason=observer_only``)."""

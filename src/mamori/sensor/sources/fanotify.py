@@ -393,11 +393,13 @@ class FanotifySource:
             path = os.readlink(f"/proc/self/fd/{fd}")
             dd = None
             if self.drift is not None and marked is not None:
-                dd = self.drift.decide(fd, st, path, mount, cid, image)
                 if image and self.lazy_proc:
                     # Drift only: nothing is emitted for an image exec (the pipeline would
-                    # drop its record), so it is counted, with its path, and no record built.
+                    # drop its record), so it is counted, with its path, and nothing built:
+                    # the exec just allowed waits for this CPU until the reader sleeps again.
+                    self.drift.count_image(path, cid)
                     return None
+                dd = self.drift.decide(fd, st, path, mount, cid, image)
             drift_exec = dd is not None and dd.verdict.verdict.is_drift
             # An allowed image exec with the observer's notes: answered before any /proc read
             # (the note will say what /proc would), so the exec does not wait for our reads.
