@@ -8,7 +8,10 @@ import threading
 import time
 from pathlib import Path
 
-from mamori.drift.inodes import ImageInodes, attributes, walk_layer
+import pytest
+
+from mamori.drift import inodes
+from mamori.drift.inodes import ImageInodes, attributes, find_in, walk_layer
 
 
 def _file(path: Path, data: bytes, mode: int) -> Path:
@@ -85,3 +88,35 @@ def test_the_walker_thread_ends_when_idle(tmp_path: Path) -> None:
     index.request((str(tmp_path / "b"),))  # a new request starts it again
     _walked(index, 2)
     assert index.find((str(tmp_path / "b"),), (tmp_path / "b/bin/t").stat())
+
+
+def test_chain_once_every_layer_is_walked_and_stale_after_a_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    top, bottom = tmp_path / "top", tmp_path / "bottom"
+    a = _file(bottom / "bin/a", b"A", 0o755)
+    b = _file(top / "bin/b", b"B", 0o755)
+    index = ImageInodes()
+    lowers = (str(top), str(bottom))
+    assert index.chain(lowers) is None  # nothing walked yet
+    index.request((str(top),))
+    _walked(index, 1)
+    assert index.chain(lowers) is None  # the bottom layer is not walked yet
+    index.request(lowers)
+    _walked(index, 2)
+    chain = index.chain(lowers)
+    assert chain is not None
+    assert len(chain) == 2
+    assert find_in(chain, a.stat())
+    assert find_in(chain, b.stat())
+    assert not find_in(chain, (tmp_path / "top").stat())
+    assert find_in((None, chain[1]), a.stat())  # a layer not walked is skipped
+    assert index.generation == 0
+    # Past the total, the index starts again: chains taken before are stale.
+    monkeypatch.setattr(inodes, "TOTAL_MAX", 1)
+    c = _file(tmp_path / "other/bin/c", b"C", 0o755)
+    index.request((str(tmp_path / "other"),))
+    _walked(index, 3)
+    assert index.generation == 1
+    assert index.chain(lowers) is None
+    assert index.find((str(tmp_path / "other"),), c.stat())

@@ -86,6 +86,20 @@ def walk_layer(layer: str, limit: int = LAYER_MAX_FILES) -> LayerIndex:
     return LayerIndex(found)
 
 
+def find_in(chain: tuple[LayerIndex | None, ...], st: os.stat_result) -> bool:
+    """``st`` is an unmodified executable of the first of these layer indexes (top first;
+    None: not walked) that has its inode number."""
+    ino = st.st_ino
+    for files in chain:
+        if files is None:
+            continue
+        attrs = files.get(ino)
+        if attrs is not None:
+            # the same inode number with other attributes: the path walk decides
+            return attrs == attributes(st)
+    return False
+
+
 class ImageInodes:
     """Lower layers' executables by inode number, each layer walked once in the background."""
 
@@ -97,6 +111,7 @@ class ImageInodes:
         self._lock = threading.Lock()
         self._total = 0
         self.walked = 0  # layers indexed so far (status, tests)
+        self.generation = 0  # bumped when the index starts again: chains taken before are stale
 
     def request(self, lowerdirs: tuple[str, ...]) -> None:
         """Index these layers (those not done or queued yet) in the background."""
@@ -116,15 +131,13 @@ class ImageInodes:
     def find(self, lowerdirs: tuple[str, ...], st: os.stat_result) -> bool:
         """``st`` (an overlay fstat) is an unmodified executable of a walked layer of
         ``lowerdirs``; False when the index cannot tell (not walked yet, too)."""
-        for layer in lowerdirs:
-            files = self._layers.get(layer)
-            if files is None:
-                continue
-            attrs = files.get(st.st_ino)
-            if attrs is not None:
-                # the same inode number with other attributes: the path walk decides
-                return attrs == attributes(st)
-        return False
+        return find_in(tuple(self._layers.get(d) for d in lowerdirs), st)
+
+    def chain(self, lowerdirs: tuple[str, ...]) -> tuple[LayerIndex, ...] | None:
+        """Every layer's index, top first, once all are walked (None before): for a caller
+        that keeps it per mount, with ``generation``, and asks ``find_in``."""
+        found = [self._layers.get(d) for d in lowerdirs]
+        return None if any(f is None for f in found) else tuple(f for f in found if f)
 
     def _run(self) -> None:
         while True:
@@ -146,6 +159,7 @@ class ImageInodes:
                     # Start again: lookups take the path walk until layers are asked again
                     # (a layer still queued may then be walked twice, which is harmless).
                     self._layers.clear()
+                    self.generation += 1
                     self._asked = {layer}
                     self._total = 0
                 self._layers[layer] = files

@@ -20,7 +20,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from mamori.core.fastinit import fast_init
-from mamori.drift.inodes import ImageInodes
+from mamori.drift.inodes import ImageInodes, LayerIndex
 
 CHUNK = 1 << 20  # pread size; hashlib releases the GIL for large updates
 DELETED = " (deleted)"
@@ -367,6 +367,12 @@ class VerdictEngine:
         if layers is None or st.st_dev != layers.dev or not _same_fs(layers):
             return False
         return self.inodes.find(layers.lowerdirs, st)
+
+    def image_chain(self, layers: Layers | None) -> tuple[LayerIndex, ...] | None:
+        """The layers' indexes when ``indexed_image`` can use them all (see ``inodes.chain``)."""
+        if layers is None or not _same_fs(layers):
+            return None
+        return self.inodes.chain(layers.lowerdirs)
 
     def decide(
         self,

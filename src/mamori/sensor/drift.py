@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from mamori.drift.detector import DriftDecision, DriftJudge, scope_context
+from mamori.drift.inodes import LayerIndex, find_in
 from mamori.drift.policy import ScopeContext
 from mamori.drift.verdict import Layers, Verdict, VerdictResult, resolve_layer_dirs
 from mamori.sensor.identity.docker import DockerError
@@ -54,6 +55,9 @@ class SensorDrift:
     # Decisions per (container, exec'd path), bounded: lets a benchmark or an operator check
     # that every exec of one container was decided, whatever runs in others.
     exec_counts: dict[tuple[str, str], int] = field(default_factory=dict)
+    # rootfs dev -> (index generation, its layers' indexes) once all are walked: the block-mode
+    # answer for an image exec comes from this and the fstat, a few dict and array reads
+    chains: dict[int, tuple[int, tuple[LayerIndex, ...]]] = field(default_factory=dict)
 
     def layers_for(self, mount: RootfsMount | None) -> Layers | None:
         if mount is None:
@@ -71,6 +75,7 @@ class SensorDrift:
 
     def forget(self, mount: RootfsMount) -> None:
         self.layers.pop(mount.dev, None)
+        self.chains.pop(mount.dev, None)
         self.volumes_marked.discard(mount.dev)
 
     def context(self, cid: str | None) -> ScopeContext:
@@ -95,7 +100,17 @@ class SensorDrift:
 
     def indexed_image(self, st: os.stat_result, mount: RootfsMount | None) -> bool:
         """An unmodified image executable, known from the fstat alone (see VerdictEngine)."""
-        return self.judge.engine.indexed_image(st, self.layers_for(mount))
+        if mount is None or st.st_dev != mount.dev:
+            return False
+        engine = self.judge.engine
+        cached = self.chains.get(mount.dev)
+        if cached is None or cached[0] != engine.inodes.generation:
+            layers = self.layers_for(mount)
+            chain = engine.image_chain(layers)
+            if chain is None:  # some layer not walked yet, or layers on several filesystems
+                return engine.indexed_image(st, layers)
+            cached = self.chains[mount.dev] = (engine.inodes.generation, chain)
+        return find_in(cached[1], st)
 
     def decide(
         self,
