@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "src"))
 
-from execloop import FIRST_SEEN, image_tar, loop  # noqa: E402
+from execloop import FIRST_SEEN, bench_container, image_tar, loop  # noqa: E402
 from tests.sensor.conftest import docker  # noqa: E402
 
 from mamori.sensor.sources.tracefs import find_tracefs  # noqa: E402
@@ -171,12 +171,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="mamori-blockwait-"))
     image = "local/mamori-bench-blockwait:1"
     tar, timer = image_tar(tmp, first_seen=a.execs)
-    subprocess.run(
-        ["docker", "import", "--change", 'CMD ["/bin/sh"]', str(tar), image],
-        check=True,
-        capture_output=True,
-    )
-    cid = docker("run", "-d", "--network", "none", image, "sleep", "100000")
+    cid = bench_container(tar, image)
     try:
         merged = docker("inspect", "-f", "{{.GraphDriver.Data.MergedDir}}", cid)
         loop(cid, 200, timer)  # warm up

@@ -36,7 +36,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from execloop import FIRST_SEEN, Loop, floors, image_tar, loop, report  # noqa: E402
+from execloop import FIRST_SEEN, Loop, bench_container, floors, image_tar, loop, report  # noqa: E402
 from tests.sensor.conftest import docker  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -220,12 +220,7 @@ def main() -> None:
         # decided yet (its verdicts are remembered per path), so the configurations without
         # ignore marks go the first-seen way every time (latency()).
         CMD = FIRST_SEEN
-    subprocess.run(
-        ["docker", "import", "--change", 'CMD ["/bin/sh"]', str(tar), image],
-        check=True,
-        capture_output=True,
-    )
-    cid = docker("run", "-d", "--network", "none", image, "sleep", "100000")
+    cid = bench_container(tar, image)
     try:
         loop(cid, 200, TIMER)  # warm up
         if not a.no_latency:

@@ -98,6 +98,17 @@ def image_tar(dest: Path, first_seen: int = 0) -> tuple[Path, bool]:
     return tar, True
 
 
+def bench_container(tar: Path, image: str) -> str:
+    """Import the rootfs ``tar`` as ``image`` and start a ``--network none`` container idling
+    in it; returns its id (the caller removes both)."""
+    subprocess.run(
+        ["docker", "import", "--change", 'CMD ["/bin/sh"]', str(tar), image],
+        check=True,
+        capture_output=True,
+    )
+    return docker("run", "-d", "--network", "none", image, "sleep", "100000")
+
+
 def loop(cid: str, n: int, timer: bool, cmd: str = "/bin/true") -> Loop:
     """Per-exec figures of ``n`` runs of ``cmd`` in container ``cid``."""
     if timer:

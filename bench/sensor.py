@@ -29,7 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from execloop import Loop, floors, image_tar, loop, report  # noqa: E402
+from execloop import Loop, bench_container, floors, image_tar, loop, report  # noqa: E402
 from tests.sensor.conftest import docker  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -166,12 +166,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="mamori-bench-"))
     image = "local/mamori-bench-sensor:1"
     tar, timer = image_tar(tmp)
-    subprocess.run(
-        ["docker", "import", "--change", 'CMD ["/bin/sh"]', str(tar), image],
-        check=True,
-        capture_output=True,
-    )
-    cid = docker("run", "-d", "--network", "none", image, "sleep", "100000")
+    cid = bench_container(tar, image)
     try:
         loop(cid, 200, timer)  # warm up
         missed = 0
