@@ -182,6 +182,12 @@ class DriftJudge:
 
         return self._apply(t0, v, ctx, lazy_sha, sha)
 
+    def count_inode_proof(self) -> None:
+        """An image exec proven from its fstat whose decision nobody reads (a drift-only
+        sensor): counted as ``judge`` would count it, nothing built."""
+        self.decisions += 1
+        self.engine.inode_proofs += 1
+
     def observed(self, v: VerdictResult, ctx: Callable[[], ScopeContext]) -> DriftDecision:
         """A verdict the eBPF observer made (memfd, loader): policy and counters, no fd."""
         return self._apply(time.perf_counter_ns(), v, ctx, lambda: None, [])

@@ -136,8 +136,13 @@ class ImageInodes:
     def chain(self, lowerdirs: tuple[str, ...]) -> tuple[LayerIndex, ...] | None:
         """Every layer's index, top first, once all are walked (None before): for a caller
         that keeps it per mount, with ``generation``, and asks ``find_in``."""
-        found = [self._layers.get(d) for d in lowerdirs]
-        return None if any(f is None for f in found) else tuple(f for f in found if f)
+        found = []
+        for d in lowerdirs:
+            files = self._layers.get(d)
+            if files is None:
+                return None
+            found.append(files)
+        return tuple(found)
 
     def _run(self) -> None:
         while True:

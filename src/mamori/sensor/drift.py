@@ -122,19 +122,19 @@ class SensorDrift:
         image: bool = False,
     ) -> DriftDecision:
         layers = self.layers_for(mount)
-        key = (cid[:12] if cid else "", path)
-        if key in self.exec_counts or len(self.exec_counts) < EXEC_COUNT_KEYS:
-            self.exec_counts[key] = self.exec_counts.get(key, 0) + 1
+        self._count(cid, path)
         return self.judge.judge(fd, st, path, layers, lambda: self.context(cid), image)
 
     def count_image(self, path: str, cid: str | None) -> None:
         """An image exec proven from its fstat that builds no record (drift only): what
         ``decide`` would count for it, without the decision nobody reads."""
+        self._count(cid, path)
+        self.judge.count_inode_proof()
+
+    def _count(self, cid: str | None, path: str) -> None:
         key = (cid[:12] if cid else "", path)
         if key in self.exec_counts or len(self.exec_counts) < EXEC_COUNT_KEYS:
             self.exec_counts[key] = self.exec_counts.get(key, 0) + 1
-        self.judge.decisions += 1
-        self.judge.engine.inode_proofs += 1
 
     def observe(self, record: ExecRecord, event: ExecEvent) -> ExecRecord:
         """A memfd or direct-loader exec the eBPF observer saw: its verdict through the policy
@@ -152,9 +152,7 @@ class SensorDrift:
             v = VerdictResult(Verdict.DRIFT_LOADER, path, f"loader {event.filename}")
         else:
             return record
-        key = (cid[:12], v.path)
-        if key in self.exec_counts or len(self.exec_counts) < EXEC_COUNT_KEYS:
-            self.exec_counts[key] = self.exec_counts.get(key, 0) + 1
+        self._count(cid, v.path)
         dd = self.judge.observed(v, lambda: self.context(cid))
         return replace(record, drift=dd)
 
