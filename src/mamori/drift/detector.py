@@ -25,7 +25,14 @@ from mamori.core.severity import Severity
 from mamori.core.simulation import is_simulated
 from mamori.drift.policy import Decision, ScopeContext
 from mamori.drift.reload import PolicyHolder
-from mamori.drift.verdict import EXPLAIN, Layers, Verdict, VerdictEngine, VerdictResult
+from mamori.drift.verdict import (
+    EXPLAIN,
+    Layers,
+    Verdict,
+    VerdictEngine,
+    VerdictResult,
+    inode_proof,
+)
 
 Mode = Literal["detect", "block"]
 TITLE_DETECTED = "A drift binary detected executing in the container"
@@ -35,6 +42,7 @@ TAG_ALERTED = "mamori.MAM-RT-040"  # catalog ids: what the UI, suppressions and 
 TAG_BLOCKED = "mamori.MAM-RT-041"
 PREFIX = "mamori.drift."
 # Observer-only verdicts: no permission event carries them, so a block cannot be applied.
+PROOFS_MAX = 4096  # paths of inode-proven image execs whose decision is kept
 OBSERVER_ONLY = frozenset((Verdict.DRIFT_MEMFD, Verdict.DRIFT_LOADER))
 SEVERITY = {"High": Severity.CRITICAL, "Medium": Severity.WARNING, "Low": Severity.NOTICE}
 
@@ -161,6 +169,9 @@ class DriftJudge:
         self.drift = 0
         # The latest drift decision latencies (stats, bench): a ring, so p99 stays current.
         self.decide_ns: deque[int] = deque(maxlen=10_000)
+        # fd path -> the decision of an inode-proven image exec under ``_proofs_policy``
+        self._proofs: dict[str, DriftDecision] = {}
+        self._proofs_policy: object = None
 
     def judge(
         self,
@@ -181,6 +192,23 @@ class DriftJudge:
             return sha[0]
 
         return self._apply(t0, v, ctx, lazy_sha, sha)
+
+    def inode_proof(self, fd_path: str) -> DriftDecision:
+        """``judge(..., image=True)``'s decision, counted the same, built once per path and
+        policy: with rules on, every image exec comes here and most are the same few files."""
+        policy = self.holder.policy
+        if policy is not self._proofs_policy or len(self._proofs) >= PROOFS_MAX:
+            self._proofs.clear()
+            self._proofs_policy = policy
+        self.decisions += 1
+        self.engine.inode_proofs += 1
+        found = self._proofs.get(fd_path)
+        if found is None:
+            v = inode_proof(fd_path)
+            found = self._proofs[fd_path] = DriftDecision(
+                v, None, "none", policy.name, policy.revision
+            )
+        return found
 
     def count_inode_proof(self) -> None:
         """An image exec proven from its fstat whose decision nobody reads (a drift-only

@@ -311,6 +311,12 @@ def image_executables(
     return by_size
 
 
+def inode_proof(fd_path: str) -> VerdictResult:
+    """The verdict of an exec ``indexed_image`` proved from its fstat: an image file."""
+    path = fd_path[: -len(DELETED)] if fd_path.endswith(DELETED) else fd_path
+    return VerdictResult(Verdict.IMAGE, path, "stat proof (inode)", lower=True)
+
+
 class VerdictEngine:
     """Decides verdicts; caches image lookups per layer chain and hashes by full stat key."""
 
@@ -391,8 +397,7 @@ class VerdictEngine:
         an image binary comes here, and most are the same few files."""
         if image:  # indexed_image() found it: the stat proof, by inode number
             self.inode_proofs += 1
-            path = fd_path[: -len(DELETED)] if fd_path.endswith(DELETED) else fd_path
-            return VerdictResult(Verdict.IMAGE, path, "stat proof (inode)", lower=True)
+            return inode_proof(fd_path)
         key = (*_stat_key(st), fd_path, layers.chain if layers is not None else None)
         proven = self._proven.get(key)
         if proven is not None:

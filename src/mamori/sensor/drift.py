@@ -121,8 +121,10 @@ class SensorDrift:
         cid: str | None,
         image: bool = False,
     ) -> DriftDecision:
-        layers = self.layers_for(mount)
         self._count(cid, path)
+        if image:  # proven from the fstat: one shared decision per path
+            return self.judge.inode_proof(path)
+        layers = self.layers_for(mount)
         return self.judge.judge(fd, st, path, layers, lambda: self.context(cid), image)
 
     def count_image(self, path: str, cid: str | None) -> None:

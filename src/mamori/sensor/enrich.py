@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 from mamori.core.events import EMPTY, ContainerInfo, Event, EventKind, K8sInfo, ProcessInfo
+from mamori.drift.detector import DriftDecision
 from mamori.sensor.bpf.records import RecentExec
 from mamori.sensor.identity.cgroup import container_from_cgroup
 from mamori.sensor.identity.docker import ContainerMeta, DockerError
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 DECISION_ONLY = "mamori.sensor.decision_only"  # an exec already reported by another source
 COMM_LEN = 15  # the kernel's TASK_COMM_LEN - 1: what proc.name holds
 KERNEL_ARGV_CUT = 511  # the eBPF note keeps 512 bytes of argv (NUL-separated, last one cut)
+DRIFT_EXTRAS_MAX = 4096  # shared drift field maps kept (one per image file exec'd)
 
 
 def _readlink(path: str) -> str | None:
@@ -127,6 +129,8 @@ class Enricher:
         self.exec_notes: Callable[[int], RecentExec | None] | None = None
         self._notes: dict[int, RecentExec] = {}  # id(record) -> its note, found while waiting
         self._extra: dict[str, MappingProxyType[str, Any]] = {}
+        self._drift_extras: dict[int, tuple[DriftDecision, object, MappingProxyType[str, Any]]]
+        self._drift_extras = {}
         self._late: dict[int, tuple[str, tuple[str, ...]]] = {}  # id(record) -> (comm, argv)
 
     def container_id(self, rec: ExecRecord) -> tuple[str | None, str | None]:
@@ -171,7 +175,7 @@ class Enricher:
         if rec.decision_only:
             extra = MappingProxyType({**extra, DECISION_ONLY: True})
         if rec.drift is not None:
-            extra = MappingProxyType({**extra, **rec.drift.extra()})
+            extra = self._drift_extra(extra, rec)
             if rec.drift.action_taken == "blocked":
                 result = "EPERM"  # Falco's evt.res of a denied exec
         kind, syscall = EventKind.PROCESS_EXEC, "execve"
@@ -195,6 +199,25 @@ class Enricher:
             file=rec.file,
             extra=extra,
         )
+
+    def _drift_extra(
+        self, base: MappingProxyType[str, Any], rec: ExecRecord
+    ) -> MappingProxyType[str, Any]:
+        """The source's extension fields and the drift decision's. A decision that asked no
+        policy (an image exec) is shared by every exec of its file: so are its fields."""
+        dd = rec.drift
+        assert dd is not None
+        if dd.decision is not None or rec.decision_only:
+            return MappingProxyType({**base, **dd.extra()})
+        # Keyed by id: the entry holds the decision, so the id is not reused while it is here.
+        hit = self._drift_extras.get(id(dd))
+        if hit is not None and hit[0] is dd and hit[1] is base:
+            return hit[2]
+        found = MappingProxyType({**base, **dd.extra()})
+        if len(self._drift_extras) >= DRIFT_EXTRAS_MAX:
+            self._drift_extras.clear()
+        self._drift_extras[id(dd)] = (dd, base, found)
+        return found
 
     def _source_extra(self, source: str) -> MappingProxyType[str, Any]:
         extra = self._extra[source] = MappingProxyType({"mamori.sensor.source": source})

@@ -19,6 +19,8 @@ from mamori.sensor.bpf.records import BASE_LEN, PATH_LEN, PROGRAMS, RECENT_SIZE,
 from mamori.sensor.sources.base import SourceUnavailable
 from mamori.sensor.sources.tracefs import find_tracefs
 
+_RecentBuf = ctypes.c_char * RECENT_SIZE
+
 # The record arrives as a char pointer: slicing it copies the bytes at half the cost of
 # ctypes.string_at (a Python-level function) on a void pointer, once per record.
 _CALLBACK = ctypes.CFUNCTYPE(
@@ -176,11 +178,11 @@ class BpfObserver:
         """The kernel's record of ``pid``'s last exec (observer-only mode), raw; or None."""
         if self.obj is None or self._recent_fd < 0:
             return None
-        key = ctypes.c_uint32(pid)
-        value = ctypes.create_string_buffer(RECENT_SIZE)
-        if self.lib.bpf_map_lookup_elem(self._recent_fd, ctypes.byref(key), value) != 0:
+        # A bare char array: create_string_buffer's type checks cost more than the lookup.
+        value = _RecentBuf()
+        if self.lib.bpf_map_lookup_elem(self._recent_fd, ctypes.byref(ctypes.c_uint32(pid)), value):
             return None
-        return value.raw
+        return bytes(value)
 
     def drops(self) -> int:
         """Events the kernel could not reserve (ring buffer full), summed over CPUs."""

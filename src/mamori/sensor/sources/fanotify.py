@@ -429,11 +429,15 @@ class FanotifySource:
                 mount = self.by_cid.get(cid) if cid else None
                 if mount is not None:
                     dd = self.drift.decide(fd, st, path, mount, cid)
-            record = ExecRecord(
-                time.time_ns(), pid, path, self.name, snap, cid, st.st_dev, st.st_ino,
-                ctime_ns=st.st_ctime_ns, mtime_ns=st.st_mtime_ns,
-            )  # fmt: skip
-            if dd is not None and dd.verdict.verdict.is_drift and snap.ppid:
+            now = time.time_ns()
+            drift_exec = dd is not None and dd.verdict.verdict.is_drift
+            if dd is None or drift_exec:
+                # The record if what follows fails; an image exec's is built once, below.
+                record = ExecRecord(
+                    now, pid, path, self.name, snap, cid, st.st_dev, st.st_ino,
+                    ctime_ns=st.st_ctime_ns, mtime_ns=st.st_mtime_ns,
+                )  # fmt: skip
+            if dd is not None and drift_exec and snap.ppid:
                 parent = read_file(f"{self.proc}/{snap.ppid}/cmdline")
                 dd = replace(dd, parent_cmdline=" ".join(split_cmdline(parent or b"")) or None)
             if self.drift is not None and dd is not None:
@@ -446,15 +450,16 @@ class FanotifySource:
                     self.drift.judge.failed_open(dd)
                     dd = replace(dd, action_taken="failed_open")
                 answered = True
-                dd = self.drift.complete(dd, fd, st, mount)  # hash after answering
+                if drift_exec:
+                    dd = self.drift.complete(dd, fd, st, mount)  # hash after answering
                 # Built again rather than replace()d: replace() reads every field by name and
                 # cost twice a construction. The first one stays the record if this part fails.
                 record = ExecRecord(
-                    record.time_ns, pid, path, self.name, snap, cid, st.st_dev, st.st_ino,
+                    now, pid, path, self.name, snap, cid, st.st_dev, st.st_ino,
                     drift=dd, exe_flags=self.drift.flags(dd, st),
                     ctime_ns=st.st_ctime_ns, mtime_ns=st.st_mtime_ns,
                 )  # fmt: skip
-            elif perm:
+            elif perm and record is not None:
                 allow = self.decider.decide(record, fd)
         except Exception:
             self.decide_errors += 1  # fail open: an error never blocks an exec
