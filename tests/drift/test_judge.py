@@ -7,7 +7,7 @@ import os
 from mamori.drift.detector import DriftJudge, scope_context
 from mamori.drift.policy import ScopeContext, default_policy
 from mamori.drift.reload import PolicyHolder
-from mamori.drift.verdict import Verdict
+from mamori.drift.verdict import Verdict, inode_proof
 
 
 def ctx() -> ScopeContext:
@@ -21,6 +21,7 @@ def test_an_inode_proof_is_the_judges_decision_shared_per_path_and_policy() -> N
     # What the full judgement of an indexed image exec gives (the fd is not read for it).
     full = judge.judge(-1, os.stat("/"), "/bin/true", None, ctx, image=True)
     assert first == full
+    assert first.verdict == inode_proof("/bin/true")
     assert (first.verdict.verdict, first.action_taken, first.decision) == (
         Verdict.IMAGE,
         "none",

@@ -41,8 +41,8 @@ SOURCE = "drift"
 TAG_ALERTED = "mamori.MAM-RT-040"  # catalog ids: what the UI, suppressions and simulate use
 TAG_BLOCKED = "mamori.MAM-RT-041"
 PREFIX = "mamori.drift."
-# Observer-only verdicts: no permission event carries them, so a block cannot be applied.
 PROOFS_MAX = 4096  # paths of inode-proven image execs whose decision is kept
+# Observer-only verdicts: no permission event carries them, so a block cannot be applied.
 OBSERVER_ONLY = frozenset((Verdict.DRIFT_MEMFD, Verdict.DRIFT_LOADER))
 SEVERITY = {"High": Severity.CRITICAL, "Medium": Severity.WARNING, "Low": Severity.NOTICE}
 
@@ -182,8 +182,10 @@ class DriftJudge:
         ctx: Callable[[], ScopeContext],
         image: bool = False,
     ) -> DriftDecision:
+        if image:  # indexed_image() proved it from the fstat: no verdict or policy to ask
+            return self.inode_proof(fd_path)
         t0 = time.perf_counter_ns()
-        v = self.engine.decide(fd, st, fd_path, layers, image)
+        v = self.engine.decide(fd, st, fd_path, layers)
         sha: list[str | None] = []
 
         def lazy_sha() -> str | None:  # an allow entry with sha256 hashes before answering
@@ -194,7 +196,7 @@ class DriftJudge:
         return self._apply(t0, v, ctx, lazy_sha, sha)
 
     def inode_proof(self, fd_path: str) -> DriftDecision:
-        """``judge(..., image=True)``'s decision, counted the same, built once per path and
+        """The decision of an image exec proven from its fstat, built once per path and
         policy: with rules on, every image exec comes here and most are the same few files."""
         policy = self.holder.policy
         if policy is not self._proofs_policy or len(self._proofs) >= PROOFS_MAX:

@@ -122,9 +122,7 @@ class SensorDrift:
         image: bool = False,
     ) -> DriftDecision:
         self._count(cid, path)
-        if image:  # proven from the fstat: one shared decision per path
-            return self.judge.inode_proof(path)
-        layers = self.layers_for(mount)
+        layers = None if image else self.layers_for(mount)  # a proven image exec needs none
         return self.judge.judge(fd, st, path, layers, lambda: self.context(cid), image)
 
     def count_image(self, path: str, cid: str | None) -> None:

@@ -282,15 +282,20 @@ class RecentExec:
         return self.start_ns // (1_000_000_000 // TICKS_PER_S)
 
 
+def _loginuid(value: int, flags: int) -> int | None:
+    """The audit login uid as Falco's ``user.loginuid`` shows it: -1 when unset (the kernel's
+    (u32)-1, as ``/proc/<pid>/loginuid`` reads), None when the kernel has no audit support."""
+    if not flags & FLAG_LOGINUID:
+        return None
+    return -1 if value == UNSET_LOGINUID else value
+
+
 def parse_recent(data: bytes) -> RecentExec | None:
     if len(data) < RECENT_SIZE:
         return None
-    # Once per exec (the pipeline's lookup): the helpers are inlined.
     ino, start, cg, ppid, uid, login, tty, vpid, alen, flags, comm, av = _RECENT.unpack_from(data)
     argv = av[:alen].rstrip(b"\0")  # a slice past the end stops at it
-    args = tuple(argv.decode(errors="replace").split("\0")) if argv else ()  # see _split_args
-    # Falco's user.loginuid: -1 when unset (the kernel's (u32)-1, as /proc/<pid>/loginuid
-    # reads), None when the kernel has no audit support.
-    loginuid = (-1 if login == UNSET_LOGINUID else login) if flags & FLAG_LOGINUID else None
-    name = comm.split(b"\0", 1)[0].decode(errors="replace")
-    return RecentExec(ino, ppid, uid, name, args, tty, loginuid, vpid or None, start, cg or None)
+    return RecentExec(
+        ino, ppid, uid, _cstr(comm), _split_args(argv), tty, _loginuid(login, flags),
+        vpid or None, start, cg or None,
+    )  # fmt: skip
